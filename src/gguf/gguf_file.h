@@ -66,6 +66,9 @@ struct OpenOptions {
   // unbounded memory before the file size check catches it.
   uint64_t max_string_bytes = uint64_t{1} << 30;
   uint64_t max_array_items = uint64_t{1} << 28;
+  // Arrays of arrays are legal; deeper nesting than this is rejected so a
+  // crafted file cannot recurse the parser off the stack.
+  uint32_t max_array_depth = 8;
 };
 
 class File {
