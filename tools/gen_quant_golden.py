@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes tests/data/quant/: golden files for tests/tensor_quant_test.cpp.
+
+The reference is the PyPI `gguf` package (gguf-py, maintained with llama.cpp):
+  <TYPE>.bin      8 blocks of random bytes (f16 scale fields made finite and moderate)
+  <TYPE>.f32      gguf.quants.dequantize of <TYPE>.bin (little-endian float32)
+  input.f32       a fixed random float vector (2048 values, one all-zero block of 256)
+  <TYPE>.q.bin    gguf.quants.quantize(input.f32) for the types gguf can quantize
+  fbits.f32       4096 random finite float bit patterns (all exponents, subnormals)
+  F16.q.bin / BF16.q.bin are computed from fbits.f32 instead of input.f32.
+
+Run:  ~/.cache/frugal/pyref/bin/python tools/gen_quant_golden.py
+"""
+import os
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf.constants import GGML_QUANT_SIZES
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "quant")
+N_BLOCKS = 8
+
+# Byte offsets of the f16 scale fields inside one block, per type.
+F16_FIELDS = {
+    T.Q4_0: [0], T.Q4_1: [0, 2], T.Q5_0: [0], T.Q5_1: [0, 2], T.Q8_0: [0],
+    T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208],
+}
+DEQUANT_TYPES = [T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0,
+                 T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
+QUANT_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
+
+
+def random_blocks(rng, qtype):
+    block_size, type_size = GGML_QUANT_SIZES[qtype]
+    if qtype == T.F16:
+        vals = rng.standard_normal(N_BLOCKS * 32).astype(np.float16)
+        return vals.view(np.uint8)
+    if qtype == T.BF16:
+        return rng.integers(0, 256, size=N_BLOCKS * 64, dtype=np.uint8)
+    raw = rng.integers(0, 256, size=(N_BLOCKS, type_size), dtype=np.uint8)
+    for off in F16_FIELDS[qtype]:
+        # Moderate, finite, either sign (mins are signed for Q4_1/Q5_1).
+        scale = (rng.uniform(0.001, 0.1, size=N_BLOCKS) * rng.choice([-1, 1], size=N_BLOCKS))
+        raw[:, off:off + 2] = scale.astype(np.float16).view(np.uint8).reshape(N_BLOCKS, 2)
+    return raw.reshape(-1)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    rng = np.random.default_rng(20240601)
+    written = []
+    for qtype in DEQUANT_TYPES:
+        raw = random_blocks(rng, qtype)
+        floats = gguf.quants.dequantize(raw, qtype)
+        floats = np.asarray(floats, dtype="<f4").reshape(-1)
+        raw.tofile(os.path.join(OUT, f"{qtype.name}.bin"))
+        floats.tofile(os.path.join(OUT, f"{qtype.name}.f32"))
+        written.append(f"{qtype.name}.bin/.f32")
+
+    x = (rng.standard_normal(2048) * rng.uniform(0.01, 2.0, size=2048)).astype("<f4")
+    x[512:768] = 0.0  # an all-zero block exercises the d == 0 paths
+    x.tofile(os.path.join(OUT, "input.f32"))
+    for qtype in QUANT_TYPES:
+        try:
+            q = gguf.quants.quantize(x.reshape(1, -1), qtype)
+        except NotImplementedError:
+            continue
+        np.asarray(q, dtype=np.uint8).tofile(os.path.join(OUT, f"{qtype.name}.q.bin"))
+        written.append(f"{qtype.name}.q.bin")
+
+    bits = rng.integers(0, 2**32, size=4096, dtype=np.uint64).astype(np.uint32)
+    finite = (bits & 0x7F800000) != 0x7F800000
+    bits = np.where(finite, bits, bits & 0x807FFFFF)  # NaN/inf exponent -> subnormal
+    fbits = bits.view(np.float32).astype("<f4")
+    fbits.tofile(os.path.join(OUT, "fbits.f32"))
+    with np.errstate(over="ignore"):  # values beyond 65504 must become inf
+        f16 = gguf.quants.quantize(fbits, T.F16)
+    f16.view(np.uint8).tofile(os.path.join(OUT, "F16.q.bin"))
+    np.asarray(gguf.quants.quantize(fbits, T.BF16)).view(np.uint8).tofile(
+        os.path.join(OUT, "BF16.q.bin"))
+    written += ["fbits.f32", "F16.q.bin", "BF16.q.bin"]
+
+    from importlib.metadata import version
+    with open(os.path.join(OUT, "README.md"), "w") as f:
+        f.write("# Quantization golden files\n\n")
+        f.write("Produced by `tools/gen_quant_golden.py` with gguf (gguf-py) "
+                f"{version('gguf')} and numpy {np.__version__} (Python {sys.version.split()[0]}).\n")
+        f.write("Read by `tests/tensor_quant_test.cpp`; see the script's docstring for the layout.\n\n")
+        f.write("Files: " + ", ".join(written) + "\n")
+    print("wrote", len(written), "files to", OUT)
+
+
+if __name__ == "__main__":
+    main()
