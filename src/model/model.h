@@ -38,21 +38,27 @@ struct HParams {
   bool tied_output = false; // output projection reuses token_embd
 };
 
-// Per-layer K and V for up to `capacity` positions, float32.
+// Per-layer K and V for up to `capacity` positions, float32. K is stored after
+// RoPE. The caller bounds `capacity` (the engine checks it against memory
+// limits); a negative capacity is treated as 0.
 class KvCache {
  public:
   KvCache(const HParams& hp, int64_t capacity);
   int64_t capacity() const { return capacity_; }
   int64_t kv_dim() const { return kv_dim_; }
+  int64_t n_layer() const { return n_layer_; }
   // [C, Hkv*D] for layer l
   float* k(int64_t layer) { return k_.data() + layer * capacity_ * kv_dim_; }
   float* v(int64_t layer) { return v_.data() + layer * capacity_ * kv_dim_; }
+  const float* k(int64_t layer) const { return k_.data() + layer * capacity_ * kv_dim_; }
+  const float* v(int64_t layer) const { return v_.data() + layer * capacity_ * kv_dim_; }
   // Number of positions holding valid entries (the next position to write).
   int64_t n_past = 0;
 
  private:
   int64_t capacity_;
   int64_t kv_dim_;
+  int64_t n_layer_;
   std::vector<float> k_;  // [L, C, Hkv*D]
   std::vector<float> v_;  // [L, C, Hkv*D]
 };

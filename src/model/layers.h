@@ -1,0 +1,137 @@
+// Shared building blocks of decoder-only transformers: reading and checking
+// hyperparameters and weights from a GGUF file, and the pieces of the forward
+// pass (embedding, pre-norm attention block with GQA over the KV cache, SwiGLU
+// feed-forward block, output head). Architectures in model/arch/ compose them;
+// nothing here knows an architecture's name.
+//
+// Shapes use the legend of model.h. Weight matrices follow GGUF order: a
+// weight "[n_in, n_out]" holds n_out rows of n_in elements.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "kernels/cpu/matmul.h"
+#include "model/model.h"
+
+namespace frugal::model {
+
+// ---------------------------------------------------------------------------
+// Hyperparameters
+
+// Reads the `<arch>.*` keys of a llama-family decoder (embedding_length,
+// block_count, attention.head_count …) and the vocabulary size (from
+// `<arch>.vocab_size` or the rows of token_embd), and checks that they are
+// positive, bounded and consistent. `arch` is only used to build key names.
+Result<HParams> read_decoder_hparams(const gguf::File& file, const std::string& arch);
+
+// ---------------------------------------------------------------------------
+// Weights
+
+enum class Need { kRequired, kOptional, kAbsent };
+
+// Looks tensors up by name and checks them against the shapes the
+// hyperparameters imply, so a file whose tensors disagree with its metadata is
+// an error at load time, never an out-of-bounds read later.
+class WeightLoader {
+ public:
+  explicit WeightLoader(const gguf::File& file) : file_(file) {}
+  bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
+  // A 2-D weight [n_in, n_out] of a type the matmul kernels support; the view
+  // points into the file's mapping.
+  Result<kernels::WeightView> matrix(const std::string& name, int64_t n_in, int64_t n_out) const;
+  // A 1-D tensor of n elements (norm weights, biases, rope factors), copied out
+  // as float32.
+  Result<std::vector<float>> vector(const std::string& name, int64_t n) const;
+
+ private:
+  const gguf::File& file_;
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [E]
+  kernels::WeightView wq;        // [E, H*D]
+  kernels::WeightView wk;        // [E, Hkv*D]
+  kernels::WeightView wv;        // [E, Hkv*D]
+  std::vector<float> bq;         // [H*D]   (empty when the model has no QKV bias)
+  std::vector<float> bk;         // [Hkv*D] (empty when absent)
+  std::vector<float> bv;         // [Hkv*D] (empty when absent)
+  kernels::WeightView wo;        // [H*D, E]
+  std::vector<float> ffn_norm;   // [E]
+  kernels::WeightView w_gate;    // [E, F]
+  kernels::WeightView w_up;      // [E, F]
+  kernels::WeightView w_down;    // [F, E]
+};
+
+struct DecoderWeights {
+  kernels::WeightView token_embd;  // [E, V]
+  std::vector<LayerWeights> layers;  // [L]
+  std::vector<float> output_norm;  // [E]
+  kernels::WeightView output;      // [E, V]; token_embd when the output is tied
+  std::vector<float> rope_freqs;   // [D/2] frequency divisors, empty when absent
+};
+
+// What an architecture's tensors look like beyond the common decoder set.
+struct DecoderOptions {
+  Need qkv_bias = Need::kAbsent;    // blk.N.attn_{q,k,v}.bias
+  Need rope_freqs = Need::kAbsent;  // rope_freqs.weight (llama3 scaling)
+};
+
+// Loads llama.cpp-named tensors (token_embd, blk.N.attn_norm/attn_q/…,
+// output_norm, output). Sets hp.tied_output when `output.weight` is absent.
+Result<DecoderWeights> load_decoder_weights(const gguf::File& file, HParams& hp,
+                                            const DecoderOptions& opt);
+
+// ---------------------------------------------------------------------------
+// Forward pass
+
+// Checks everything forward() must reject before it touches the cache: an
+// empty batch, ids outside [0, V), a cache of another shape, a batch that does
+// not fit, a logits buffer that is too small.
+Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens,
+                          const KvCache& cache, std::span<const float> logits, bool all_logits);
+
+// Activations of one forward call, sized for T tokens attending to n_kv
+// positions (cache plus batch).
+struct DecoderScratch {
+  DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv, int n_threads);
+  std::vector<float> x;       // [T, E] residual stream
+  std::vector<float> xn;      // [T, E] normed input of a block
+  std::vector<float> q;       // [T, H*D]
+  std::vector<float> k;       // [T, Hkv*D]
+  std::vector<float> v;       // [T, Hkv*D]
+  std::vector<float> attn;    // [T, H*D] attention output before projection
+  std::vector<float> proj;    // [T, E] block output before the residual add
+  std::vector<float> gate;    // [T, F]
+  std::vector<float> up;      // [T, F]
+  std::vector<float> act;     // [T, F] silu(gate) * up
+  std::vector<float> scores;  // [n_threads, n_kv] one row of attention weights per thread
+  int64_t n_kv;
+};
+
+// x[t] = row tokens[t] of token_embd.
+void embed(const kernels::WeightView& token_embd, std::span<const int32_t> tokens, float* x);
+
+// Pre-norm self-attention block for layer `layer`: x += Wo·attn(rope(Wq·n(x)),
+// rope(Wk·n(x)), Wv·n(x)). The batch's K/V are written to the cache at
+// positions pos0 .. pos0+T-1 (cache.n_past is not changed here); token t
+// attends causally to positions 0 .. pos0+t.
+void attention_block(const HParams& hp, const LayerWeights& w, const std::vector<float>& rope_freqs,
+                     int64_t layer, int64_t pos0, int64_t n_tokens, KvCache& cache,
+                     DecoderScratch& s, ThreadPool& pool);
+
+// Pre-norm SwiGLU block: x += Wdown·(silu(Wgate·n(x)) * Wup·n(x)).
+void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, DecoderScratch& s,
+               ThreadPool& pool);
+
+// Final norm and output projection: logits [T, V] for every token when
+// all_logits, else [V] for the last one.
+void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, bool all_logits,
+                  DecoderScratch& s, std::span<float> logits, ThreadPool& pool);
+
+}  // namespace frugal::model
