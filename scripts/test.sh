@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: builds frugal (Release) and runs every test, then
+# rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
+# test again. Real-model tests use the models fetched into the cache
+# ($FRUGAL_MODEL_CACHE, default ~/.cache/frugal/models).
+#   scripts/test.sh            both passes
+#   scripts/test.sh --fast     Release pass only
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export FRUGAL_MODEL_CACHE="${FRUGAL_MODEL_CACHE:-$HOME/.cache/frugal/models}"
+jobs="$(nproc)"
+
+"$root/scripts/setup.sh"
+python3 "$root/scripts/fetch_models.py" all
+
+echo "== Release build and tests"
+"$root/scripts/build.sh" "$root/build"
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs" --timeout 600
+
+if [ "${1:-}" != "--fast" ]; then
+  echo "== ASan+UBSan build and tests"
+  "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" --timeout 1200
+fi
+echo "== all tests passed"
