@@ -1,0 +1,204 @@
+// Tokenizer: vocab validation, special-token splitting, encode/decode.
+// Pipeline of encode(): split out special tokens (leftmost-longest) ->
+// NFC where the family normalizes -> pre-tokenizer regexes -> byte-level BPE.
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <array>
+#include <unordered_map>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/pretokenizer.h"
+
+namespace frugal::tokenizer {
+
+struct Tokenizer::Impl {
+  Vocab vocab;
+  std::unordered_map<std::string, int32_t> token_ids;  // first id of each text
+  std::vector<std::string> pieces;                     // decoded bytes per id
+  std::unique_ptr<PreTokenizer> pre;
+  BpeModel bpe;
+  // Tokens matched in the raw text before BPE, bucketed by first byte and
+  // ordered longest first, so the first hit at a position is the longest.
+  struct Special {
+    std::string text;
+    int32_t id;
+    bool control;  // only matched with parse_special
+  };
+  std::array<std::vector<Special>, 256> specials_by_byte;
+  std::vector<bool> eog;
+
+  void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
+};
+
+namespace {
+
+bool is_eog_text(std::string_view t) {
+  static constexpr std::string_view kEnds[] = {
+      "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<｜end▁of▁sentence｜>", "<|endoftext|>",
+      "<|end_of_text|>"};
+  return std::find(std::begin(kEnds), std::end(kEnds), t) != std::end(kEnds);
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
+Tokenizer::~Tokenizer() = default;
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
+  if (v.model != "gpt2") {
+    return make_error("tokenizer.ggml.model: unsupported model '{}' (only 'gpt2' byte-level BPE)",
+                      v.model);
+  }
+  if (v.tokens.empty()) return make_error("tokenizer.ggml.tokens: empty");
+  if (v.tokens.size() > static_cast<size_t>(INT32_MAX)) {
+    return make_error("tokenizer.ggml.tokens: {} entries is too many", v.tokens.size());
+  }
+  if (v.types.empty()) v.types.assign(v.tokens.size(), TokenType::Normal);
+  if (v.types.size() != v.tokens.size()) {
+    return make_error("tokenizer.ggml.token_type: length {} != tokenizer.ggml.tokens length {}",
+                      v.types.size(), v.tokens.size());
+  }
+  const int32_t n = static_cast<int32_t>(v.tokens.size());
+  struct NamedId {
+    const char* field;
+    int32_t id;
+  };
+  for (const NamedId& f : {NamedId{"bos_token_id", v.bos}, NamedId{"eos_token_id", v.eos},
+                           NamedId{"eot_token_id", v.eot}, NamedId{"eom_token_id", v.eom},
+                           NamedId{"padding_token_id", v.pad}, NamedId{"unknown_token_id", v.unk}}) {
+    if (f.id < -1 || f.id >= n) {
+      return make_error("tokenizer.ggml.{}: {} out of range [0, {})", f.field, f.id, n);
+    }
+  }
+  FRUGAL_ASSIGN_OR_RETURN(PreTokenizerSpec spec, pre_tokenizer_spec(v.pre));
+  FRUGAL_ASSIGN_OR_RETURN(auto pre, PreTokenizer::create(spec));
+
+  std::unique_ptr<Tokenizer> t(new Tokenizer());
+  Impl& im = *t->impl_;
+  im.pre = std::move(pre);
+  im.token_ids.reserve(v.tokens.size());
+  im.pieces.resize(v.tokens.size());
+  im.eog.assign(v.tokens.size(), false);
+  for (int32_t id = 0; id < n; ++id) {
+    const std::string& text = v.tokens[id];
+    const TokenType ty = v.types[id];
+    const int32_t raw_type = static_cast<int32_t>(ty);
+    if (raw_type < 0 || raw_type > 6) {
+      return make_error("tokenizer.ggml.token_type[{}]: unknown type {}", id, raw_type);
+    }
+    im.token_ids.emplace(text, id);  // duplicates: the lowest id wins
+    switch (ty) {
+      case TokenType::Control:
+      case TokenType::UserDefined:
+      case TokenType::Unknown:
+        im.pieces[id] = text;
+        break;
+      case TokenType::Unused:
+        break;  // decodes to nothing
+      default:
+        im.pieces[id] = byte_level_decode(text);
+    }
+    if ((ty == TokenType::Control || ty == TokenType::UserDefined) && !text.empty()) {
+      im.specials_by_byte[static_cast<uint8_t>(text[0])].push_back(
+          {text, id, ty == TokenType::Control});
+    }
+    if (ty == TokenType::Control && is_eog_text(text)) im.eog[id] = true;
+  }
+  for (int32_t id : {v.eos, v.eot, v.eom}) {
+    if (id >= 0) im.eog[id] = true;
+  }
+  for (auto& bucket : im.specials_by_byte) {
+    std::stable_sort(bucket.begin(), bucket.end(), [](const Impl::Special& a, const Impl::Special& b) {
+      return a.text.size() > b.text.size();
+    });
+  }
+  std::vector<int32_t> byte_ids(256, -1);
+  for (int b = 0; b < 256; ++b) {
+    const auto it = im.token_ids.find(byte_to_unicode(static_cast<uint8_t>(b)));
+    if (it == im.token_ids.end()) {
+      return make_error("tokenizer.ggml.tokens: no token for byte 0x{:02X} ('{}')", b,
+                        byte_to_unicode(static_cast<uint8_t>(b)));
+    }
+    byte_ids[b] = it->second;
+  }
+  im.bpe.set_byte_tokens(byte_ids);
+  im.bpe.build(im.token_ids, v.merges);
+  im.vocab = std::move(v);
+  return t;
+}
+
+void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  std::string normalized;
+  if (pre->spec().nfc) {
+    normalized = nfc_normalize(text);
+    text = normalized;
+  }
+  std::vector<std::string_view> words;
+  pre->split(text, words);
+  std::string mapped;
+  for (std::string_view w : words) {
+    if (pre->spec().ignore_merges) {
+      mapped.clear();
+      append_byte_level(w, mapped);
+      const auto it = token_ids.find(mapped);
+      if (it != token_ids.end()) {
+        out.push_back(it->second);
+        continue;
+      }
+    }
+    bpe.encode_piece(w, out);
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
+  std::vector<int32_t> out;
+  size_t plain_start = 0, i = 0;
+  while (i < text.size()) {
+    const Impl::Special* hit = nullptr;
+    for (const Impl::Special& s : impl_->specials_by_byte[static_cast<uint8_t>(text[i])]) {
+      if (s.control && !parse_special) continue;
+      if (text.compare(i, s.text.size(), s.text) == 0) {
+        hit = &s;
+        break;
+      }
+    }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    impl_->encode_plain(text.substr(plain_start, i - plain_start), out);
+    out.push_back(hit->id);
+    i += hit->text.size();
+    plain_start = i;
+  }
+  impl_->encode_plain(text.substr(plain_start), out);
+  return out;
+}
+
+std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
+  if (!valid(id)) return {};
+  if (!special && impl_->vocab.types[id] == TokenType::Control) return {};
+  return impl_->pieces[id];
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const {
+  std::string out;
+  for (int32_t id : ids) out += token_to_piece(id, special);
+  return out;
+}
+
+int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(impl_->pieces.size()); }
+const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
+
+std::optional<int32_t> Tokenizer::find_token(std::string_view piece_text) const {
+  const auto it = impl_->token_ids.find(std::string(piece_text));
+  if (it == impl_->token_ids.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Tokenizer::is_eog(int32_t id) const { return valid(id) && impl_->eog[id]; }
+
+}  // namespace frugal::tokenizer
