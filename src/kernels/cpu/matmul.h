@@ -24,10 +24,24 @@ struct WeightView {
   uint64_t row_bytes = 0;
 };
 
+struct KernelTable;  // kernels/cpu/dispatch.h
+
 bool matmul_supported(gguf::GgmlType t);
 
+// Checks what matmul()/get_row() rely on: a supported type, n_in a whole
+// number of blocks (of 256 for K-quants), row_bytes equal to the type's row
+// size, non-null data. Call once when a model is loaded; the hot calls below
+// do not check again.
+Status check_weight(const WeightView& w);
+
 // x: [n_tokens, n_in] row-major floats; y: [n_tokens, n_out].
+// Runs with active_kernels(). Each activation row is quantized once to the
+// weight type's partner format; output rows are split across the pool.
 void matmul(const WeightView& w, const float* x, float* y, int64_t n_tokens, ThreadPool& pool);
+
+// Same with an explicit kernel table (tests run every table the CPU supports).
+void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x, float* y,
+                 int64_t n_tokens, ThreadPool& pool);
 
 // Copies row `row` of w, dequantized, to dst[0..n_in) (embedding lookup).
 void get_row(const WeightView& w, int64_t row, float* dst);

@@ -1,0 +1,85 @@
+// matmul / get_row over the kernel table. Shapes (GGUF order, see matmul.h):
+//   W: [n_in, n_out] (n_out rows of n_in), x: [T, n_in], y: [T, n_out].
+#include "kernels/cpu/matmul.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/dispatch.h"
+#include "tensor/quant.h"
+
+namespace frugal::kernels {
+
+bool matmul_supported(gguf::GgmlType t) { return active_kernels().find(t) != nullptr; }
+
+Status check_weight(const WeightView& w) {
+  if (!matmul_supported(w.type)) {
+    return make_error("weight type {}: no matmul kernel", gguf::type_name(w.type));
+  }
+  if (w.data == nullptr) return make_error("weight data: null");
+  if (w.n_in <= 0 || w.n_out <= 0) return make_error("weight shape [{}, {}]: empty", w.n_in, w.n_out);
+  const auto rs = gguf::row_size(w.type, static_cast<uint64_t>(w.n_in));
+  if (!rs) {
+    return make_error("weight n_in {}: not a multiple of the {} block size", w.n_in,
+                      gguf::type_name(w.type));
+  }
+  if (*rs != w.row_bytes) return make_error("weight row_bytes {}: expected {}", w.row_bytes, *rs);
+  // The activation format must divide n_in too (Q8_K needs 256 for K-quants).
+  const DotKernel* k = active_kernels().find(w.type);
+  if (!gguf::row_size(k->act_type, static_cast<uint64_t>(w.n_in))) {
+    return make_error("weight n_in {}: not a multiple of the {} activation block", w.n_in,
+                      gguf::type_name(k->act_type));
+  }
+  return {};
+}
+
+void matmul(const WeightView& w, const float* x, float* y, int64_t n_tokens, ThreadPool& pool) {
+  matmul_with(active_kernels(), w, x, y, n_tokens, pool);
+}
+
+void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x, float* y,
+                 int64_t n_tokens, ThreadPool& pool) {
+  const DotKernel* k = kernels.find(w.type);
+  if (k == nullptr) {
+    // Unreachable after check_weight(); make the mistake visible, never crash.
+    std::fill(y, y + n_tokens * w.n_out, std::numeric_limits<float>::quiet_NaN());
+    return;
+  }
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+
+  // Activations in the partner format, quantized once per call: [T, act_row_bytes].
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+  uint64_t act_row_bytes = static_cast<uint64_t>(n_in) * sizeof(float);
+  thread_local std::vector<uint8_t> scratch;  // grows to the largest call and stays
+  if (k->quantize_act != nullptr) {
+    act_row_bytes = *gguf::row_size(k->act_type, static_cast<uint64_t>(n_in));
+    scratch.resize(std::max<size_t>(scratch.size(), act_row_bytes * n_tokens));
+    uint8_t* q = scratch.data();
+    pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) k->quantize_act(x + t * n_in, q + t * act_row_bytes, n_in);
+    });
+    act = q;
+  }
+
+  // Each thread owns a contiguous range of output rows and computes them for
+  // every token, so one weight row is read from memory once per call.
+  const VecDotFn dot = k->dot;
+  pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const uint8_t* row = w.data + static_cast<uint64_t>(o) * w.row_bytes;
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        y[t * n_out + o] = dot(row, act + static_cast<uint64_t>(t) * act_row_bytes, n_in);
+      }
+    }
+  });
+}
+
+void get_row(const WeightView& w, int64_t row, float* dst) {
+  const uint8_t* src = w.data + static_cast<uint64_t>(row) * w.row_bytes;
+  if (!tensor::dequantize_row(w.type, src, dst, w.n_in).ok()) {
+    std::fill(dst, dst + w.n_in, std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
+}  // namespace frugal::kernels

@@ -1,0 +1,60 @@
+// Row-wise float32 ops. Numerics chosen to match ggml where it matters for
+// agreement with llama.cpp: rms_norm sums squares in double; softmax sums
+// exponentials in double; rope angles are computed in double from the closed
+// form (ggml multiplies up a float power instead, which drifts by a few ulp at
+// high dimensions — we prefer the exact value and accept that tiny difference).
+#include "kernels/cpu/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace frugal::kernels {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
+          const float* freq_factors) {
+  const int64_t half = head_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    // theta_i = pos * base^(-2i / D), divided by the pair's frequency factor.
+    double angle = static_cast<double>(pos) *
+                   std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) /
+                                                            static_cast<double>(head_dim));
+    if (freq_factors != nullptr) angle /= static_cast<double>(freq_factors[i]);
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    const int64_t a = neox ? i : 2 * i;         // first element of the pair
+    const int64_t b = neox ? i + half : 2 * i + 1;
+    const float x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = (g / (1.0f + std::exp(-g))) * up[i];
+  }
+}
+
+}  // namespace frugal::kernels

@@ -1,0 +1,187 @@
+// Compared against: a double-precision dot of the weights dequantized by
+// tensor/ (itself checked bit-exact against gguf-py in tensor_quant_test) with
+// the activations as the kernel sees them (quantized to the partner format and
+// dequantized again), for every weight type and every kernel table this CPU
+// can run. Tolerance: 1e-5 of sum |w_i * a_i| (float rounding of per-block
+// scales and of the block sums), far below any quantization error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/matmul.h"
+#include "tensor/blocks.h"
+#include "tensor/fp16.h"
+#include "tensor/quant.h"
+
+namespace frugal::kernels {
+namespace {
+
+using gguf::GgmlType;
+
+// Byte offsets of f16 scale fields per block (random bytes elsewhere).
+std::vector<int> f16_fields(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: return {0};
+    case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K:
+      return {0, 2};
+    case GgmlType::Q2_K: return {80, 82};
+    case GgmlType::Q3_K: return {108};
+    case GgmlType::Q6_K: return {208};
+    default: return {};
+  }
+}
+
+// Random weights [n_out, n_in]: floats for F32/F16/BF16, random blocks with
+// moderate finite scales for the quantized types (covers every code value).
+std::vector<uint8_t> random_weights(GgmlType t, int64_t n_in, int64_t n_out, std::mt19937& rng) {
+  const uint64_t row_bytes = *gguf::row_size(t, n_in);
+  std::vector<uint8_t> w(row_bytes * n_out);
+  if (t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> f(n_in * n_out);
+    for (auto& v : f) v = nd(rng);
+    EXPECT_TRUE(tensor::quantize_row(t, f.data(), w.data(), n_in * n_out).ok());
+    return w;
+  }
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : w) b = static_cast<uint8_t>(byte(rng));
+  const auto tr = *gguf::type_traits(t);
+  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
+  for (uint64_t blk = 0; blk < w.size() / tr.type_size; ++blk) {
+    for (int off : f16_fields(t)) {
+      const float s = scale(rng) * (byte(rng) & 1 ? 1.0f : -1.0f);
+      const uint16_t h = tensor::fp32_to_fp16(s);
+      std::memcpy(w.data() + blk * tr.type_size + off, &h, 2);
+    }
+  }
+  return w;
+}
+
+class MatmulVsReference : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(MatmulVsReference, AllTablesShapesThreads) {
+  const GgmlType t = GetParam();
+  std::mt19937 rng(static_cast<uint32_t>(t) * 7919u + 1u);
+  for (const KernelTable* table : available_kernels()) {
+    const DotKernel* k = table->find(t);
+    ASSERT_NE(k, nullptr) << table->isa << " " << gguf::type_name(t);
+    for (int64_t n_in : {256, 768}) {
+      std::uniform_int_distribution<int64_t> n_out_dist(1, 37);
+      const int64_t n_out = n_out_dist(rng);
+      const auto wbytes = random_weights(t, n_in, n_out, rng);
+      const WeightView w{t, wbytes.data(), n_in, n_out, *gguf::row_size(t, n_in)};
+      ASSERT_TRUE(check_weight(w).ok());
+      std::vector<float> wf(n_in * n_out);  // [n_out, n_in]
+      for (int64_t o = 0; o < n_out; ++o) {
+        get_row(w, o, wf.data() + o * n_in);
+        std::vector<float> direct(n_in);
+        ASSERT_TRUE(tensor::dequantize_row(t, wbytes.data() + o * w.row_bytes, direct.data(), n_in).ok());
+        ASSERT_EQ(0, std::memcmp(direct.data(), wf.data() + o * n_in, n_in * 4)) << "get_row " << o;
+      }
+      for (int64_t n_tok : {1, 7}) {
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        std::vector<float> x(n_tok * n_in);  // [T, n_in]
+        for (auto& v : x) v = nd(rng);
+        // The activations as the kernel sees them, and the Q8_1 sums it uses.
+        std::vector<float> xa = x;  // [T, n_in]
+        std::vector<float> s_q81;   // [T, n_in / 32]
+        if (k->quantize_act) {
+          const uint64_t arb = *gguf::row_size(k->act_type, n_in);
+          std::vector<uint8_t> q(arb);
+          for (int64_t tk = 0; tk < n_tok; ++tk) {
+            k->quantize_act(x.data() + tk * n_in, q.data(), n_in);
+            ASSERT_TRUE(tensor::dequantize_row(k->act_type, q.data(), xa.data() + tk * n_in, n_in).ok());
+            if (k->act_type == GgmlType::Q8_1) {
+              for (int64_t b = 0; b < n_in / 32; ++b) {
+                tensor::BlockQ8_1 blk;
+                std::memcpy(&blk, q.data() + b * sizeof(blk), sizeof(blk));
+                s_q81.push_back(tensor::fp16_to_fp32(blk.s));
+              }
+            }
+          }
+        }
+        for (int threads : {1, 3}) {
+          ThreadPool pool(threads);
+          std::vector<float> y(n_tok * n_out, -1.0f);  // [T, n_out]
+          matmul_with(*table, w, x.data(), y.data(), n_tok, pool);
+          for (int64_t tk = 0; tk < n_tok; ++tk) {
+            for (int64_t o = 0; o < n_out; ++o) {
+              const float* wr = wf.data() + o * n_in;
+              const float* ar = xa.data() + tk * n_in;
+              double ref = 0, mag = 0;
+              for (int64_t i = 0; i < n_in; ++i) {
+                ref += double{wr[i]} * ar[i];
+                mag += std::fabs(double{wr[i]} * ar[i]);
+              }
+              if (k->act_type == GgmlType::Q8_1) {
+                // The min term uses the block's stored f16 sum s (llama.cpp's
+                // numerics), not the sum of the dequantized activations.
+                ref = 0;
+                for (int64_t b = 0; b < n_in / 32; ++b) {
+                  uint16_t mh;
+                  std::memcpy(&mh, wbytes.data() + o * w.row_bytes +
+                                       b * gguf::type_traits(t)->type_size + 2, 2);
+                  const double m = tensor::fp16_to_fp32(mh);
+                  for (int j = 0; j < 32; ++j) ref += (wr[b * 32 + j] - m) * ar[b * 32 + j];
+                  ref += m * s_q81[tk * (n_in / 32) + b];
+                  mag += std::fabs(m * s_q81[tk * (n_in / 32) + b]);
+                }
+              }
+              ASSERT_NEAR(y[tk * n_out + o], ref, 1e-5 * mag + 1e-6)
+                  << table->isa << " " << gguf::type_name(t) << " n_in=" << n_in
+                  << " T=" << n_tok << " threads=" << threads << " t=" << tk << " o=" << o;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulVsReference,
+                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::BF16,
+                                           GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                                           GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K,
+                                           GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                                           GgmlType::Q6_K),
+                         [](const auto& info) { return std::string(gguf::type_name(info.param)); });
+
+// Output must not depend on the thread count or on how many tokens share a call.
+TEST(Matmul, DeterministicAcrossThreadsAndBatching) {
+  std::mt19937 rng(5);
+  const int64_t n_in = 512, n_out = 29, n_tok = 5;
+  const auto wb = random_weights(GgmlType::Q4_K, n_in, n_out, rng);
+  const WeightView w{GgmlType::Q4_K, wb.data(), n_in, n_out, *gguf::row_size(GgmlType::Q4_K, n_in)};
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(n_tok * n_in);
+  for (auto& v : x) v = nd(rng);
+  ThreadPool p1(1), p3(3);
+  std::vector<float> a(n_tok * n_out), b(n_tok * n_out);
+  matmul(w, x.data(), a.data(), n_tok, p1);
+  matmul(w, x.data(), b.data(), n_tok, p3);
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4));
+  for (int64_t tk = 0; tk < n_tok; ++tk) {
+    std::vector<float> one(n_out);
+    matmul(w, x.data() + tk * n_in, one.data(), 1, p3);
+    EXPECT_EQ(0, std::memcmp(one.data(), a.data() + tk * n_out, n_out * 4)) << tk;
+  }
+}
+
+TEST(Matmul, CheckWeightRejectsBadViews) {
+  std::vector<uint8_t> buf(4096);
+  WeightView w{GgmlType::Q4_K, buf.data(), 128, 2, 72};
+  EXPECT_FALSE(check_weight(w).ok());  // 128 is not a multiple of 256
+  w = WeightView{GgmlType::Q8_0, buf.data(), 64, 2, 60};
+  EXPECT_FALSE(check_weight(w).ok());  // row_bytes should be 68
+  w = WeightView{GgmlType::IQ4_XS, buf.data(), 256, 2, 136};
+  EXPECT_FALSE(check_weight(w).ok());
+  w = WeightView{GgmlType::Q8_0, buf.data(), 64, 2, 68};
+  EXPECT_TRUE(check_weight(w).ok());
+}
+
+}  // namespace
+}  // namespace frugal::kernels
