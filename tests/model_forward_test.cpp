@@ -1,0 +1,177 @@
+// Forward pass of the tiny qwen2 / llama models against Hugging Face
+// `transformers` (float32, eager attention): logits at every prompt position
+// and a 32-token greedy continuation, as produced by tools/gen_tiny_models.py
+// into tests/data/models (versions in the .json files). F16/BF16 variants are
+// compared with HF run on the same rounded weights.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+
+namespace frugal::model {
+namespace {
+
+const std::string kDir = std::string(FRUGAL_TEST_DATA) + "/models/";
+
+struct Golden {
+  std::unique_ptr<gguf::File> file;
+  std::unique_ptr<Model> model;
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> greedy;
+  std::vector<float> logits;  // [T, V]
+  int64_t n_vocab = 0;
+};
+
+Golden load_golden(const std::string& name, const std::string& dtype) {
+  Golden g;
+  std::ifstream js(kDir + name + ".json");
+  EXPECT_TRUE(js.good()) << name;
+  const nlohmann::json j = nlohmann::json::parse(js);
+  const auto& var = j.at("variants").at(dtype);
+  g.prompt = j.at("prompt").get<std::vector<int32_t>>();
+  g.greedy = var.at("greedy").get<std::vector<int32_t>>();
+  g.n_vocab = j.at("n_vocab").get<int64_t>();
+  const auto shape = var.at("logits_shape").get<std::vector<int64_t>>();
+  EXPECT_EQ(shape.at(0), static_cast<int64_t>(g.prompt.size()));
+  EXPECT_EQ(shape.at(1), g.n_vocab);
+
+  g.logits.resize(static_cast<size_t>(shape[0] * shape[1]));
+  std::FILE* f = std::fopen((kDir + var.at("logits").get<std::string>()).c_str(), "rb");
+  EXPECT_NE(f, nullptr);
+  if (f != nullptr) {
+    EXPECT_EQ(std::fread(g.logits.data(), sizeof(float), g.logits.size(), f), g.logits.size());
+    std::fclose(f);
+  }
+
+  auto file = gguf::File::open(kDir + var.at("gguf").get<std::string>());
+  EXPECT_TRUE(file.ok()) << (file.ok() ? "" : file.error().message);
+  if (!file.ok()) return g;
+  g.file = std::move(file).value();
+  auto model = load_model(*g.file);
+  EXPECT_TRUE(model.ok()) << (model.ok() ? "" : model.error().message);
+  if (model.ok()) g.model = std::move(model).value();
+  return g;
+}
+
+int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+
+// Max abs difference within 1e-3 of the reference row's range, same argmax.
+void expect_row_matches(const float* got, const float* want, int64_t n, const std::string& where) {
+  const auto [lo, hi] = std::minmax_element(want, want + n);
+  const float tol = 1e-3f * (*hi - *lo);
+  float max_diff = 0;
+  for (int64_t i = 0; i < n; ++i) max_diff = std::max(max_diff, std::abs(got[i] - want[i]));
+  EXPECT_LE(max_diff, tol) << where;
+  EXPECT_EQ(argmax(got, n), argmax(want, n)) << where;
+}
+
+struct Case {
+  std::string name;
+  std::string dtype;
+  int threads;
+};
+
+std::string case_name(const testing::TestParamInfo<Case>& info) {
+  std::string n = info.param.name + "_" + info.param.dtype + "_t" +
+                  std::to_string(info.param.threads);
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+}
+
+class ForwardTest : public testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    g_ = load_golden(GetParam().name, GetParam().dtype);
+    ASSERT_NE(g_.model, nullptr);
+    ASSERT_EQ(g_.model->hparams().n_vocab, g_.n_vocab);
+    pool_ = std::make_unique<ThreadPool>(GetParam().threads);
+  }
+  int64_t T() const { return static_cast<int64_t>(g_.prompt.size()); }
+  int64_t V() const { return g_.n_vocab; }
+
+  Golden g_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+TEST_P(ForwardTest, PrefillAllLogitsMatchesHf) {
+  KvCache cache(g_.model->hparams(), 64);
+  std::vector<float> logits(static_cast<size_t>(T() * V()));  // [T, V]
+  Status st = g_.model->forward(g_.prompt, cache, logits, /*all_logits=*/true, *pool_);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(cache.n_past, T());
+  for (int64_t t = 0; t < T(); ++t) {
+    expect_row_matches(logits.data() + t * V(), g_.logits.data() + t * V(), V(),
+                       "position " + std::to_string(t));
+  }
+}
+
+TEST_P(ForwardTest, TokenByTokenThroughCacheMatchesHf) {
+  KvCache cache(g_.model->hparams(), 64);
+  std::vector<float> logits(static_cast<size_t>(V()));  // [V]
+  for (int64_t t = 0; t < T(); ++t) {
+    Status st = g_.model->forward(std::span(g_.prompt).subspan(t, 1), cache, logits, false, *pool_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    EXPECT_EQ(cache.n_past, t + 1);
+    expect_row_matches(logits.data(), g_.logits.data() + t * V(), V(),
+                       "position " + std::to_string(t));
+  }
+}
+
+// Batches that attend both within themselves and to earlier cache entries.
+TEST_P(ForwardTest, ChunkedPrefillMatchesHf) {
+  KvCache cache(g_.model->hparams(), 64);
+  const int64_t chunks[] = {5, 1, 7, T() - 13};
+  int64_t pos = 0;
+  for (int64_t n : chunks) {
+    std::vector<float> logits(static_cast<size_t>(n * V()));  // [n, V]
+    Status st = g_.model->forward(std::span(g_.prompt).subspan(pos, n), cache, logits, true, *pool_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    for (int64_t t = 0; t < n; ++t) {
+      expect_row_matches(logits.data() + t * V(), g_.logits.data() + (pos + t) * V(), V(),
+                         "position " + std::to_string(pos + t));
+    }
+    pos += n;
+  }
+  EXPECT_EQ(cache.n_past, T());
+}
+
+TEST_P(ForwardTest, GreedyContinuationMatchesHf) {
+  KvCache cache(g_.model->hparams(), 64);
+  std::vector<float> logits(static_cast<size_t>(V()));  // [V]
+  Status st = g_.model->forward(g_.prompt, cache, logits, false, *pool_);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  std::vector<int32_t> got;
+  for (size_t i = 0; i < g_.greedy.size(); ++i) {
+    const int32_t next = static_cast<int32_t>(argmax(logits.data(), V()));
+    got.push_back(next);
+    if (i + 1 == g_.greedy.size()) break;
+    st = g_.model->forward(std::span(&next, 1), cache, logits, false, *pool_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  EXPECT_EQ(got, g_.greedy);
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> out;
+  for (const char* name : {"tiny-qwen2", "tiny-llama"}) {
+    for (const char* dtype : {"F32", "F16", "BF16"}) {
+      for (int threads : {1, 2}) out.push_back({name, dtype, threads});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, ForwardTest, testing::ValuesIn(all_cases()), case_name);
+
+}  // namespace
+}  // namespace frugal::model
