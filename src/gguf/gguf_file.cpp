@@ -135,8 +135,9 @@ class Parser {
     return *c_.bytes(*len);
   }
 
-  Result<Value> value(ValueType t, std::string_view key, uint32_t depth) {
-    Value out;
+  // Parses one value of type `t` into `out` in place (no Result<Value>
+  // round trip per item: a vocabulary has hundreds of thousands of them).
+  Status value(Value& out, ValueType t, std::string_view key, uint32_t depth) {
     out.type = t;
     switch (t) {
       case ValueType::UINT8: return uint_value<uint8_t>(out, key);
@@ -151,13 +152,13 @@ class Parser {
         auto f = c_.read<float>();
         if (!f) return truncated(c_, fmt::format("key '{}' float32 value", key), 4);
         out.v = static_cast<double>(*f);
-        return out;
+        return {};
       }
       case ValueType::FLOAT64: {
         auto f = c_.read<double>();
         if (!f) return truncated(c_, fmt::format("key '{}' float64 value", key), 8);
         out.v = *f;
-        return out;
+        return {};
       }
       case ValueType::BOOL: {
         auto b = c_.read<uint8_t>();
@@ -166,19 +167,20 @@ class Parser {
           return make_error("gguf: key '{}': bool value {} (expected 0 or 1)", key, *b);
         }
         out.v = *b == 1;
-        return out;
+        return {};
       }
       case ValueType::STRING: {
-        FRUGAL_ASSIGN_OR_RETURN(auto s, string([&] { return fmt::format("key '{}' value", key); }));
-        out.v = std::string(s);
-        return out;
+        auto s = string([&] { return fmt::format("key '{}' value", key); });
+        if (!s.ok()) return s.error();
+        out.v.emplace<std::string>(*s);
+        return {};
       }
       case ValueType::ARRAY: return array(out, key, depth);
     }
     return make_error("gguf: key '{}': unknown value type {}", key, static_cast<uint32_t>(t));
   }
 
-  Result<Value> array(Value& out, std::string_view key, uint32_t depth) {
+  Status array(Value& out, std::string_view key, uint32_t depth) {
     if (depth >= opt_.max_array_depth) {
       return make_error("gguf: key '{}': arrays nested deeper than {} levels", key,
                         opt_.max_array_depth);
@@ -190,42 +192,38 @@ class Parser {
     }
     auto count = c_.read<uint64_t>();
     if (!count) return truncated(c_, fmt::format("key '{}' array count", key), 8);
-    Array arr;
-    arr.elem_type = static_cast<ValueType>(*et);
-    // Bound the count by the bytes left before reserving anything.
-    uint64_t min_each = min_value_bytes(arr.elem_type);
-    if (*count > c_.remaining() / min_each) {
+    const auto elem_type = static_cast<ValueType>(*et);
+    // Bound the count by the bytes left before allocating anything.
+    if (*count > c_.remaining() / min_value_bytes(elem_type)) {
       return make_error(
           "gguf: key '{}': array count {} of {} cannot fit in the {} bytes left in the file", key,
-          *count, value_type_name(arr.elem_type), c_.remaining());
+          *count, value_type_name(elem_type), c_.remaining());
     }
     if (*count > opt_.max_array_items) {
       return make_error("gguf: key '{}': array count {} exceeds the limit of {}", key, *count,
                         opt_.max_array_items);
     }
-    arr.items.reserve(static_cast<size_t>(*count));
-    for (uint64_t i = 0; i < *count; ++i) {
-      FRUGAL_ASSIGN_OR_RETURN(Value item, value(arr.elem_type, key, depth + 1));
-      arr.items.push_back(std::move(item));
-    }
-    out.v = std::move(arr);
-    return std::move(out);
+    Array& arr = out.v.emplace<Array>();
+    arr.elem_type = elem_type;
+    arr.items.resize(static_cast<size_t>(*count));
+    for (Value& item : arr.items) FRUGAL_TRY(value(item, elem_type, key, depth + 1));
+    return {};
   }
 
   template <class T>
-  Result<Value> uint_value(Value& out, std::string_view key) {
+  Status uint_value(Value& out, std::string_view key) {
     auto x = c_.read<T>();
     if (!x) return truncated(c_, fmt::format("key '{}' value", key), sizeof(T));
     out.v = static_cast<uint64_t>(*x);
-    return std::move(out);
+    return {};
   }
 
   template <class T>
-  Result<Value> int_value(Value& out, std::string_view key) {
+  Status int_value(Value& out, std::string_view key) {
     auto x = c_.read<T>();
     if (!x) return truncated(c_, fmt::format("key '{}' value", key), sizeof(T));
     out.v = static_cast<int64_t>(*x);
-    return std::move(out);
+    return {};
   }
 
   Cursor c_;
@@ -283,8 +281,8 @@ Status File::parse(const OpenOptions& opt) {
     if (!known_value_type(*type)) {
       return make_error("gguf: key '{}': unknown value type {}", key, *type);
     }
-    FRUGAL_ASSIGN_OR_RETURN(Value v, ps.value(static_cast<ValueType>(*type), key, 0));
-    kv_.emplace(std::string(key), std::move(v));
+    Value& v = kv_[std::string(key)];
+    FRUGAL_TRY(ps.value(v, static_cast<ValueType>(*type), key, 0));
   }
 
   alignment_ = kDefaultAlignment;
