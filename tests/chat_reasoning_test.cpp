@@ -4,12 +4,12 @@
 // (reasoning_content without tags, content without the newlines after
 // </think>), plus a whole-string oracle written from those rules in this file;
 // every transcript is also fed in all 2-chunk and random n-chunk splits.
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "chat/reasoning_splitter.h"
 
@@ -45,7 +45,9 @@ Split run(std::string_view text, bool starts_in_reasoning) {
 }
 
 // The documented rules applied to the whole string at once.
-bool ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+bool ws(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 std::string lstrip(std::string s) {
   size_t i = 0;
   while (i < s.size() && ws(s[i])) ++i;
@@ -147,8 +149,7 @@ TEST(ReasoningSplitter, UnterminatedReasoningIsFlushedByFinish) {
 
 TEST(ReasoningSplitter, LaterThinkAfterReasoningIsContent) {
   // Documented choice: only one reasoning block, at the start.
-  EXPECT_EQ(run("<think>a</think>b <think>c</think>d", false),
-            (Split{"a", "b <think>c</think>d"}));
+  EXPECT_EQ(run("<think>a</think>b <think>c</think>d", false), (Split{"a", "b <think>c</think>d"}));
   EXPECT_EQ(run("a</think>\n\n<think>b", true), (Split{"a", "<think>b"}));
 }
 
@@ -161,8 +162,7 @@ TEST(ReasoningSplitter, RepeatedOpenTagAfterPromptOpenedIsDropped) {
 
 TEST(ReasoningSplitter, WhitespaceRules) {
   // Interior whitespace is kept in both streams; edges per the rules.
-  EXPECT_EQ(run("\n\n  a\n\nb  \n</think>\n\n  c\n\nd \n", true),
-            (Split{"a\n\nb", "c\n\nd \n"}));
+  EXPECT_EQ(run("\n\n  a\n\nb  \n</think>\n\n  c\n\nd \n", true), (Split{"a\n\nb", "c\n\nd \n"}));
   // Empty reasoning block.
   EXPECT_EQ(run("<think>\n\n</think>\n\nanswer", false), (Split{"", "answer"}));
   EXPECT_EQ(run("\n</think>\n\n", true), (Split{"", ""}));
@@ -196,9 +196,9 @@ TEST(ReasoningSplitter, EveryChunkingGivesTheSameResult) {
 
 TEST(ReasoningSplitter, RandomTranscriptsMatchTheRules) {
   // Random transcripts made of tag pieces, near-tags and text.
-  const std::vector<std::string> pieces = {"<think>", "</think>", "<", "</", "<th", "</thi",
-                                           "nk>", "k>", "\n", "\n\n", " ", "a", "é", "think",
-                                           ">", "/", "x y"};
+  const std::vector<std::string> pieces = {"<think>", "</think>", "<",  "</",   "<th", "</thi",
+                                           "nk>",     "k>",       "\n", "\n\n", " ",   "a",
+                                           "é",       "think",    ">",  "/",    "x y"};
   std::mt19937 rng(2024);
   for (int i = 0; i < 300; ++i) {
     std::string text;

@@ -4,18 +4,19 @@
 // tools/gen_chat_golden.py. Our renderers must match byte for byte. Family
 // detection is checked on every real template file we have; the model-file
 // checks read templates from real GGUF files when FRUGAL_MODEL_CACHE is set.
+#include "chat/chat_template.h"
+
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
-#include "chat/chat_template.h"
 #include "gguf/gguf_file.h"
 
 namespace frugal::chat {
@@ -31,7 +32,8 @@ std::string read_file(const std::string& path) {
 
 // golden.json names templates as "shared:<path>" or "data:<path>".
 std::string template_path(const std::string& ref) {
-  if (ref.rfind("shared:", 0) == 0) return std::string(FRUGAL_SHARED_TESTDATA) + "/" + ref.substr(7);
+  if (ref.rfind("shared:", 0) == 0)
+    return std::string(FRUGAL_SHARED_TESTDATA) + "/" + ref.substr(7);
   if (ref.rfind("data:", 0) == 0) return std::string(FRUGAL_TEST_DATA) + "/" + ref.substr(5);
   ADD_FAILURE() << "bad template reference " << ref;
   return {};
@@ -137,8 +139,8 @@ TEST(ChatTemplateKind, ParseAndName) {
 TEST(ChatTemplateKind, ForcedKindOverridesDetection) {
   // QwQ is not detected, but a user may force ChatML on it; its default
   // system prompt is empty, so none is added.
-  auto t = template_from_model(read_file(kShared + "Qwen-QwQ-32B.jinja"), "", "",
-                               TemplateKind::ChatML);
+  auto t =
+      template_from_model(read_file(kShared + "Qwen-QwQ-32B.jinja"), "", "", TemplateKind::ChatML);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->kind(), TemplateKind::ChatML);
   const std::vector<Message> msgs = {{"user", "hi"}};
@@ -222,7 +224,8 @@ TEST(ChatTemplateModels, SmolLM2FromGguf) {
 
 TEST(ChatTemplateModels, QwenCoderFromGguf) {
   auto path = model_path("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
-  if (!path) GTEST_SKIP() << "FRUGAL_MODEL_CACHE/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf not present";
+  if (!path)
+    GTEST_SKIP() << "FRUGAL_MODEL_CACHE/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf not present";
   auto file = gguf::File::open(*path);
   ASSERT_TRUE(file.ok()) << file.error().message;
   auto src = (*file)->get_string("tokenizer.chat_template");

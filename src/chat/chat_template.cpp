@@ -24,10 +24,18 @@ std::string unescape_jinja_literal(std::string_view s) {
     }
     const char c = s[++i];
     switch (c) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      default: out += c; break;  // \\ \' \"
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      default:
+        out += c;
+        break;  // \\ \' \"
     }
   }
   return out;
@@ -84,9 +92,12 @@ std::string describe_role(std::string_view role) {
 
 std::string_view template_kind_name(TemplateKind k) {
   switch (k) {
-    case TemplateKind::DeepSeekR1: return "deepseek-r1";
-    case TemplateKind::ChatML: return "chatml";
-    case TemplateKind::Llama3: return "llama3";
+    case TemplateKind::DeepSeekR1:
+      return "deepseek-r1";
+    case TemplateKind::ChatML:
+      return "chatml";
+    case TemplateKind::Llama3:
+      return "llama3";
   }
   return "unknown";
 }
@@ -167,8 +178,9 @@ Result<std::string> Template::render(std::span<const Message> messages,
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string& role = messages[i].role;
     if (role != "system" && role != "user" && role != "assistant")
-      return make_error("messages[{}].role: unsupported role {} (expected system, user or assistant)",
-                        i, describe_role(role));
+      return make_error(
+          "messages[{}].role: unsupported role {} (expected system, user or assistant)", i,
+          describe_role(role));
   }
   switch (kind_) {
     case TemplateKind::DeepSeekR1:

@@ -14,7 +14,7 @@
 namespace frugal::chat {
 
 struct Message {
-  std::string role;     // "system" | "user" | "assistant"
+  std::string role;  // "system" | "user" | "assistant"
   std::string content;
 };
 

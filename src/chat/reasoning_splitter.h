@@ -41,13 +41,13 @@ class ReasoningSplitter {
   void emit_content(std::string_view s, ReasoningDelta& out);
 
   bool in_reasoning_;
-  bool seen_open_ = false;   // an opening tag was consumed (or the prompt had one)
-  bool seen_close_ = false;  // "</think>" was consumed; no more tags after it
+  bool seen_open_ = false;          // an opening tag was consumed (or the prompt had one)
+  bool seen_close_ = false;         // "</think>" was consumed; no more tags after it
   bool open_checked_ = false;       // a repeated "<think>" can no longer come
   bool reasoning_started_ = false;  // a non-whitespace reasoning byte was emitted
   bool content_started_ = false;    // a non-whitespace content byte was emitted
-  std::string held_;           // a suffix that may be the start of a tag
-  std::string reasoning_ws_;   // trailing reasoning whitespace, dropped if "</think>" follows
+  std::string held_;                // a suffix that may be the start of a tag
+  std::string reasoning_ws_;        // trailing reasoning whitespace, dropped if "</think>" follows
 };
 
 }  // namespace frugal::chat
