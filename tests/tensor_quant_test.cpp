@@ -1,8 +1,10 @@
 // Compared against: the PyPI `gguf` package (gguf-py, llama.cpp's Python
 // reader) via tests/data/quant/ from tools/gen_quant_golden.py — dequantize is
 // bit-exact for every type, quantize bit-exact where gguf-py can quantize
-// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0). gguf-py has no K-quant or Q8_1 quantizer, so
-// those are checked by round-trip error bounds and format invariants.
+// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0). Q4_K, Q6_K, Q8_K and Q8_1, which gguf-py
+// cannot quantize, are compared bit-exact with ggml's own reference C
+// quantizers (libggml-base from llama-cpp-python, called by the same script),
+// and additionally checked by round-trip error bounds and format invariants.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -82,6 +84,11 @@ TEST_P(QuantizeGolden, BitExact) {
 INSTANTIATE_TEST_SUITE_P(GgufPyQuantizers, QuantizeGolden,
                          ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
                                            GgmlType::Q5_1, GgmlType::Q8_0),
+                         [](const auto& info) { return std::string(gguf::type_name(info.param)); });
+
+INSTANTIATE_TEST_SUITE_P(GgmlRefQuantizers, QuantizeGolden,
+                         ::testing::Values(GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_K,
+                                           GgmlType::Q8_1),
                          [](const auto& info) { return std::string(gguf::type_name(info.param)); });
 
 std::vector<float> gaussian(size_t n, uint32_t seed) {

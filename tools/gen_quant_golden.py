@@ -9,7 +9,12 @@ The reference is the PyPI `gguf` package (gguf-py, maintained with llama.cpp):
   fbits.f32       4096 random finite float bit patterns (all exponents, subnormals)
   F16.q.bin / BF16.q.bin are computed from fbits.f32 instead of input.f32.
 
-Run:  ~/.cache/frugal/pyref/bin/python tools/gen_quant_golden.py
+With --ggml-lib PATH/libggml-base.so (the library llama-cpp-python builds and
+ships; llama_cpp/lib/ in its install), also, through ctypes, the quantizers
+gguf-py lacks, from ggml's reference C functions quantize_row_<t>_ref:
+  Q4_K.q.bin Q6_K.q.bin (weights), Q8_K.q.bin Q8_1.q.bin (activations), of input.f32
+
+Run:  ~/.cache/frugal/pyref/bin/python tools/gen_quant_golden.py [--ggml-lib PATH] [--ggml-note TEXT]
 """
 import os
 import sys
@@ -47,7 +52,25 @@ def random_blocks(rng, qtype):
     return raw.reshape(-1)
 
 
+def ggml_quantize(lib_path, x, written):
+    import ctypes
+    lib = ctypes.CDLL(lib_path)
+    fptr = x.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    for name, tsize, bsize in [("q4_K", 144, 256), ("q6_K", 210, 256), ("q8_K", 292, 256),
+                               ("q8_1", 36, 32)]:
+        fn = getattr(lib, f"quantize_row_{name}_ref")
+        fn.restype = None
+        fn.argtypes = [ctypes.POINTER(ctypes.c_float), ctypes.c_void_p, ctypes.c_int64]
+        out = np.zeros(x.size // bsize * tsize, dtype=np.uint8)
+        fn(fptr, out.ctypes.data, x.size)
+        fname = f"{name.upper()}.q.bin"
+        out.tofile(os.path.join(OUT, fname))
+        written.append(fname)
+
+
 def main():
+    ggml_lib = sys.argv[sys.argv.index("--ggml-lib") + 1] if "--ggml-lib" in sys.argv else None
+    ggml_note = sys.argv[sys.argv.index("--ggml-note") + 1] if "--ggml-note" in sys.argv else ""
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20240601)
     written = []
@@ -69,6 +92,8 @@ def main():
             continue
         np.asarray(q, dtype=np.uint8).tofile(os.path.join(OUT, f"{qtype.name}.q.bin"))
         written.append(f"{qtype.name}.q.bin")
+    if ggml_lib:
+        ggml_quantize(ggml_lib, x, written)
 
     bits = rng.integers(0, 2**32, size=4096, dtype=np.uint64).astype(np.uint32)
     finite = (bits & 0x7F800000) != 0x7F800000
@@ -87,6 +112,9 @@ def main():
         f.write("# Quantization golden files\n\n")
         f.write("Produced by `tools/gen_quant_golden.py` with gguf (gguf-py) "
                 f"{version('gguf')} and numpy {np.__version__} (Python {sys.version.split()[0]}).\n")
+        if ggml_lib:
+            f.write(f"Q4_K/Q6_K/Q8_K/Q8_1 .q.bin: ggml's quantize_row_*_ref via ctypes from "
+                    f"libggml-base.so {ggml_note}.\n")
         f.write("Read by `tests/tensor_quant_test.cpp`; see the script's docstring for the layout.\n\n")
         f.write("Files: " + ", ".join(written) + "\n")
     print("wrote", len(written), "files to", OUT)
