@@ -25,13 +25,23 @@ using gguf::GgmlType;
 // Byte offsets of f16 scale fields per block (random bytes elsewhere).
 std::vector<int> f16_fields(GgmlType t) {
   switch (t) {
-    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: return {0};
-    case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K:
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::Q8_0:
+      return {0};
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
       return {0, 2};
-    case GgmlType::Q2_K: return {80, 82};
-    case GgmlType::Q3_K: return {108};
-    case GgmlType::Q6_K: return {208};
-    default: return {};
+    case GgmlType::Q2_K:
+      return {80, 82};
+    case GgmlType::Q3_K:
+      return {108};
+    case GgmlType::Q6_K:
+      return {208};
+    default:
+      return {};
   }
 }
 
@@ -79,7 +89,8 @@ TEST_P(MatmulVsReference, AllTablesShapesThreads) {
       for (int64_t o = 0; o < n_out; ++o) {
         get_row(w, o, wf.data() + o * n_in);
         std::vector<float> direct(n_in);
-        ASSERT_TRUE(tensor::dequantize_row(t, wbytes.data() + o * w.row_bytes, direct.data(), n_in).ok());
+        ASSERT_TRUE(
+            tensor::dequantize_row(t, wbytes.data() + o * w.row_bytes, direct.data(), n_in).ok());
         ASSERT_EQ(0, std::memcmp(direct.data(), wf.data() + o * n_in, n_in * 4)) << "get_row " << o;
       }
       for (int64_t n_tok : {1, 7}) {
@@ -94,7 +105,8 @@ TEST_P(MatmulVsReference, AllTablesShapesThreads) {
           std::vector<uint8_t> q(arb);
           for (int64_t tk = 0; tk < n_tok; ++tk) {
             k->quantize_act(x.data() + tk * n_in, q.data(), n_in);
-            ASSERT_TRUE(tensor::dequantize_row(k->act_type, q.data(), xa.data() + tk * n_in, n_in).ok());
+            ASSERT_TRUE(
+                tensor::dequantize_row(k->act_type, q.data(), xa.data() + tk * n_in, n_in).ok());
             if (k->act_type == GgmlType::Q8_1) {
               for (int64_t b = 0; b < n_in / 32; ++b) {
                 tensor::BlockQ8_1 blk;
@@ -123,8 +135,9 @@ TEST_P(MatmulVsReference, AllTablesShapesThreads) {
                 ref = 0;
                 for (int64_t b = 0; b < n_in / 32; ++b) {
                   uint16_t mh;
-                  std::memcpy(&mh, wbytes.data() + o * w.row_bytes +
-                                       b * gguf::type_traits(t)->type_size + 2, 2);
+                  std::memcpy(
+                      &mh,
+                      wbytes.data() + o * w.row_bytes + b * gguf::type_traits(t)->type_size + 2, 2);
                   const double m = tensor::fp16_to_fp32(mh);
                   for (int j = 0; j < 32; ++j) ref += (wr[b * 32 + j] - m) * ar[b * 32 + j];
                   ref += m * s_q81[tk * (n_in / 32) + b];
@@ -132,8 +145,8 @@ TEST_P(MatmulVsReference, AllTablesShapesThreads) {
                 }
               }
               ASSERT_NEAR(y[tk * n_out + o], ref, 1e-5 * mag + 1e-6)
-                  << table->isa << " " << gguf::type_name(t) << " n_in=" << n_in
-                  << " T=" << n_tok << " threads=" << threads << " t=" << tk << " o=" << o;
+                  << table->isa << " " << gguf::type_name(t) << " n_in=" << n_in << " T=" << n_tok
+                  << " threads=" << threads << " t=" << tk << " o=" << o;
             }
           }
         }

@@ -54,9 +54,11 @@ void rope_reference(std::vector<double>& x, int64_t d, int64_t pos, double theta
 TEST(Rope, BothLayoutsWithAndWithoutFreqFactors) {
   const int64_t d = 128;
   std::vector<float> ff(d / 2);
-  for (int64_t i = 0; i < d / 2; ++i) ff[i] = 1.0f + static_cast<float>(i % 5) * 1.7f;  // llama3-like
+  for (int64_t i = 0; i < d / 2; ++i)
+    ff[i] = 1.0f + static_cast<float>(i % 5) * 1.7f;  // llama3-like
   for (bool neox : {false, true}) {
-    for (const float* factors : {static_cast<const float*>(nullptr), static_cast<const float*>(ff.data())}) {
+    for (const float* factors :
+         {static_cast<const float*>(nullptr), static_cast<const float*>(ff.data())}) {
       for (int64_t pos : {0, 1, 17, 4095, 131071}) {
         for (float theta : {10000.0f, 500000.0f, 1000000.0f}) {
           auto x = gaussian(d, static_cast<uint32_t>(pos + 3));

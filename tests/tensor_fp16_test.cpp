@@ -31,9 +31,12 @@ float from_bits(uint32_t u) {
 double half_value(uint16_t h) {
   const int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
   double v;
-  if (e == 0) v = std::ldexp(static_cast<double>(m), -24);
-  else if (e == 31) v = m == 0 ? INFINITY : NAN;
-  else v = std::ldexp(static_cast<double>(1024 + m), e - 25);
+  if (e == 0)
+    v = std::ldexp(static_cast<double>(m), -24);
+  else if (e == 31)
+    v = m == 0 ? INFINITY : NAN;
+  else
+    v = std::ldexp(static_cast<double>(1024 + m), e - 25);
   return s ? -v : v;
 }
 
@@ -116,7 +119,8 @@ TEST(Bf16, EncodeRoundsToNearestEvenAndKeepsNan) {
     }
     const uint32_t lo = static_cast<uint32_t>(u) & 0xffff0000u;
     const double dlo = from_bits(lo);
-    const double dhi = std::isinf(from_bits(lo)) ? INFINITY : static_cast<double>(from_bits(lo + 0x10000u));
+    const double dhi =
+        std::isinf(from_bits(lo)) ? INFINITY : static_cast<double>(from_bits(lo + 0x10000u));
     // Candidates: truncation, or the next bf16 away from zero (may be inf).
     const double x = f;
     uint16_t want = static_cast<uint16_t>(lo >> 16);

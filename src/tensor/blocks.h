@@ -13,17 +13,17 @@ inline constexpr int kQKK = 256;  // elements per K-quant super-block
 inline constexpr int kKScaleBytes = 12;
 
 struct BlockQ4_0 {
-  uint16_t d;             // f16 scale
-  uint8_t qs[kQK / 2];    // element j in low nibble of qs[j], element j+16 in high nibble
+  uint16_t d;           // f16 scale
+  uint8_t qs[kQK / 2];  // element j in low nibble of qs[j], element j+16 in high nibble
 };
 struct BlockQ4_1 {
-  uint16_t d;             // f16 scale
-  uint16_t m;             // f16 minimum
+  uint16_t d;  // f16 scale
+  uint16_t m;  // f16 minimum
   uint8_t qs[kQK / 2];
 };
 struct BlockQ5_0 {
   uint16_t d;
-  uint8_t qh[4];          // fifth bit of each element, little-endian uint32
+  uint8_t qh[4];  // fifth bit of each element, little-endian uint32
   uint8_t qs[kQK / 2];
 };
 struct BlockQ5_1 {
@@ -38,7 +38,7 @@ struct BlockQ8_0 {
 };
 struct BlockQ8_1 {
   uint16_t d;
-  uint16_t s;             // f16 of d * sum(qs)
+  uint16_t s;  // f16 of d * sum(qs)
   int8_t qs[kQK];
 };
 
@@ -49,9 +49,9 @@ struct BlockQ2_K {
   uint16_t dmin;              // f16 super-block scale of the mins
 };
 struct BlockQ3_K {
-  uint8_t hmask[kQKK / 8];    // high bit of each quant
-  uint8_t qs[kQKK / 4];       // low 2 bits
-  uint8_t scales[12];         // 16 6-bit scales, packed
+  uint8_t hmask[kQKK / 8];  // high bit of each quant
+  uint8_t qs[kQKK / 4];     // low 2 bits
+  uint8_t scales[12];       // 16 6-bit scales, packed
   uint16_t d;
 };
 struct BlockQ4_K {
@@ -68,13 +68,13 @@ struct BlockQ5_K {
   uint8_t qs[kQKK / 2];
 };
 struct BlockQ6_K {
-  uint8_t ql[kQKK / 2];   // low 4 bits
-  uint8_t qh[kQKK / 4];   // high 2 bits
+  uint8_t ql[kQKK / 2];  // low 4 bits
+  uint8_t qh[kQKK / 4];  // high 2 bits
   int8_t scales[kQKK / 16];
   uint16_t d;
 };
 struct BlockQ8_K {
-  float d;                // f32 scale (activation format, never stored in files)
+  float d;  // f32 scale (activation format, never stored in files)
   int8_t qs[kQKK];
   int16_t bsums[kQKK / 16];  // sums of each 16 quants (for the min terms)
 };

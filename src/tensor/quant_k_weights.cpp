@@ -151,8 +151,10 @@ void quantize_row_q4_k(const float* x, void* dst, int64_t n) {
     const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
     std::fill(b[i].scales, b[i].scales + kKScaleBytes, uint8_t{0});
     for (int j = 0; j < 8; ++j) {
-      const uint8_t ls = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
-      const uint8_t lm = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
+      const uint8_t ls =
+          std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
+      const uint8_t lm =
+          std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
       if (j < 4) {
         b[i].scales[j] = ls;
         b[i].scales[j + 4] = lm;
@@ -172,7 +174,8 @@ void quantize_row_q4_k(const float* x, void* dst, int64_t n) {
       if (d == 0.0f) continue;
       const float dm = fp16_to_fp32(b[i].dmin) * static_cast<float>(m);
       for (int l = 0; l < 32; ++l) {
-        L[32 * j + l] = static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / d), 0, 15));
+        L[32 * j + l] =
+            static_cast<uint8_t>(std::clamp(nearest_int((x[32 * j + l] + dm) / d), 0, 15));
       }
     }
     for (int j = 0; j < kQKK; j += 64) {
@@ -209,7 +212,8 @@ void quantize_row_q6_k(const float* x, void* dst, int64_t n) {
       const float d = fp16_to_fp32(b[i].d) * static_cast<float>(b[i].scales[s]);
       if (d == 0.0f) continue;
       for (int l = 0; l < 16; ++l) {
-        L[16 * s + l] = static_cast<int8_t>(32 + std::clamp(nearest_int(x[16 * s + l] / d), -32, 31));
+        L[16 * s + l] =
+            static_cast<int8_t>(32 + std::clamp(nearest_int(x[16 * s + l] / d), -32, 31));
       }
     }
     for (int j = 0; j < kQKK; j += 128) {
@@ -219,7 +223,8 @@ void quantize_row_q6_k(const float* x, void* dst, int64_t n) {
         const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
         ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
         ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
-        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) |
+                                     ((q4 >> 4) << 6));
       }
     }
   }

@@ -141,7 +141,8 @@ void quantize_row_q4_0(const float* x, void* dst, int64_t n) {
     b[i].d = fp32_to_fp16(d);
     for (int j = 0; j < kQK / 2; ++j) {
       const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
-      const int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQK / 2] * id + 8.5f)));
+      const int q1 =
+          std::min(15, static_cast<int>(static_cast<int8_t>(x[j + kQK / 2] * id + 8.5f)));
       b[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
     }
   }

@@ -37,7 +37,9 @@ const KernelTable& ref_kernels() {
   return table;
 }
 
-const KernelTable& active_kernels() { return ref_kernels(); }
+const KernelTable& active_kernels() {
+  return ref_kernels();
+}
 
 std::span<const KernelTable* const> available_kernels() {
   static const KernelTable* const tables[] = {&ref_kernels()};

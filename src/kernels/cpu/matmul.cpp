@@ -11,14 +11,17 @@
 
 namespace frugal::kernels {
 
-bool matmul_supported(gguf::GgmlType t) { return active_kernels().find(t) != nullptr; }
+bool matmul_supported(gguf::GgmlType t) {
+  return active_kernels().find(t) != nullptr;
+}
 
 Status check_weight(const WeightView& w) {
   if (!matmul_supported(w.type)) {
     return make_error("weight type {}: no matmul kernel", gguf::type_name(w.type));
   }
   if (w.data == nullptr) return make_error("weight data: null");
-  if (w.n_in <= 0 || w.n_out <= 0) return make_error("weight shape [{}, {}]: empty", w.n_in, w.n_out);
+  if (w.n_in <= 0 || w.n_out <= 0)
+    return make_error("weight shape [{}, {}]: empty", w.n_in, w.n_out);
   const auto rs = gguf::row_size(w.type, static_cast<uint64_t>(w.n_in));
   if (!rs) {
     return make_error("weight n_in {}: not a multiple of the {} block size", w.n_in,

@@ -19,8 +19,8 @@ namespace frugal::kernels {
 struct WeightView {
   gguf::GgmlType type = gguf::GgmlType::F32;
   const uint8_t* data = nullptr;
-  int64_t n_in = 0;    // elements per row
-  int64_t n_out = 0;   // rows
+  int64_t n_in = 0;   // elements per row
+  int64_t n_out = 0;  // rows
   uint64_t row_bytes = 0;
 };
 

@@ -25,12 +25,12 @@ void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
   for (int64_t i = 0; i < half; ++i) {
     // theta_i = pos * base^(-2i / D), divided by the pair's frequency factor.
     double angle = static_cast<double>(pos) *
-                   std::pow(static_cast<double>(theta), -2.0 * static_cast<double>(i) /
-                                                            static_cast<double>(head_dim));
+                   std::pow(static_cast<double>(theta),
+                            -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
     if (freq_factors != nullptr) angle /= static_cast<double>(freq_factors[i]);
     const float c = static_cast<float>(std::cos(angle));
     const float s = static_cast<float>(std::sin(angle));
-    const int64_t a = neox ? i : 2 * i;         // first element of the pair
+    const int64_t a = neox ? i : 2 * i;  // first element of the pair
     const int64_t b = neox ? i + half : 2 * i + 1;
     const float x0 = x[a], x1 = x[b];
     x[a] = x0 * c - x1 * s;

@@ -13,7 +13,8 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 // neox = false rotates adjacent pairs (2i, 2i + 1) (GGUF llama, whose Q/K are
 // permuted at conversion). freq_factors (may be null) divides each pair's
 // frequency (llama3 scaling stores them as the `rope_freqs` tensor).
-void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox, const float* freq_factors);
+void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
+          const float* freq_factors);
 
 // In-place softmax over n.
 void softmax(float* x, int64_t n);
