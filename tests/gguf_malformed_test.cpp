@@ -6,6 +6,7 @@
 // and without allocating memory in proportion to a bogus header count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -24,8 +25,12 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
 
 namespace frugal::gguf {
 namespace {
@@ -98,109 +103,169 @@ std::vector<Case> cases() {
   add("Version4", header(0, 0, 4), "version 4");
   add("VersionMax", header(0, 0, 0xFFFFFFFFu), "version 4294967295");
   add("KvCountHuge", header(0, kHuge), "kv_count 9223372036854775808");
-  add("KvCountJustTooBig", [] {
-    ByteBuilder b = header(0, 2);
-    b.str("k").u32(kU8).u8(1);  // room for one KV, not two
-    return b;
-  }(), "kv_count 2");
+  add(
+      "KvCountJustTooBig",
+      [] {
+        ByteBuilder b = header(0, 2);
+        b.str("k").u32(kU8).u8(1);  // room for one KV, not two
+        return b;
+      }(),
+      "kv_count 2");
   add("TensorCountHuge", header(kHuge, 0), "tensor_count 9223372036854775808");
-  add("KeyLengthPastEnd", [] {
-    ByteBuilder b = header(0, 1);
-    b.u64(100).raw("abc", 3).u32(kU8).u8(0).u8(0).u8(0).u8(0).u8(0);
-    return b;
-  }(), "key #0: string length 100 exceeds");
-  add("KeyLengthMax", [] {
-    ByteBuilder b = header(0, 1);
-    b.u64(~uint64_t{0}).raw("abcdefgh", 8);
-    return b;
-  }(), "string length 18446744073709551615");
-  add("StringValueLengthMax", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("s").u32(kString).u64(~uint64_t{0}).raw("xyz", 3);
-    return b;
-  }(), "key 's' value: string length 18446744073709551615");
-  add("EmptyKey", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("").u32(kU8).u8(1);
-    return b;
-  }(), "key #0: empty key");
-  add("KeyInvalidUtf8", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("a\xC3\x28").u32(kU8).u8(1);
-    return b;
-  }(), "key #0: key is not valid UTF-8");
-  add("KeyOverlongUtf8", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("\xC0\xAF").u32(kU8).u8(1);
-    return b;
-  }(), "not valid UTF-8");
-  add("KeySurrogateUtf8", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("\xED\xA0\x80").u32(kU8).u8(1);
-    return b;
-  }(), "not valid UTF-8");
-  add("DuplicateKey", [] {
-    ByteBuilder b = header(0, 2);
-    b.str("a").u32(kU8).u8(1).str("a").u32(kU8).u8(2);
-    return b;
-  }(), "duplicate key 'a'");
-  add("UnknownValueType", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("k").u32(13).u64(0);
-    return b;
-  }(), "key 'k': unknown value type 13");
-  add("UnknownArrayElemType", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("k").u32(kArray).u32(0x7FFFFFFF).u64(0);
-    return b;
-  }(), "key 'k': unknown array element type 2147483647");
-  add("ArrayCountHuge", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("k").u32(kArray).u32(kU64).u64(uint64_t{1} << 62).u64(1);
-    return b;
-  }(), "key 'k': array count 4611686018427387904 of uint64 cannot fit");
-  add("StringArrayCountHuge", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("tokens").u32(kArray).u32(kString).u64(kHuge).str("a");
-    return b;
-  }(), "key 'tokens': array count 9223372036854775808 of string cannot fit");
-  add("ArraysNestedTooDeep", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("deep").u32(kArray);
-    for (int i = 0; i < 9; ++i) b.u32(kArray).u64(1);
-    b.u32(kU8).u64(0);
-    return b;
-  }(), "key 'deep': arrays nested deeper than 8 levels");
-  add("Bool2", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("flag").u32(kBool).u8(2);
-    return b;
-  }(), "key 'flag': bool value 2");
-  add("BoolInArray255", [] {
-    ByteBuilder b = header(0, 1);
-    b.str("flags").u32(kArray).u32(kBool).u64(3).u8(0).u8(1).u8(255);
-    return b;
-  }(), "key 'flags': bool value 255");
-  add("AlignmentZero", [] {
-    ByteBuilder b = alignment_kv(kU32);
-    b.u32(0);
-    return b;
-  }(), "general.alignment 0 is not a nonzero power of two");
-  add("AlignmentThree", [] {
-    ByteBuilder b = alignment_kv(kU32);
-    b.u32(3);
-    return b;
-  }(), "general.alignment 3 is not a nonzero power of two");
-  add("AlignmentWrongTypeU64", [] {
-    ByteBuilder b = alignment_kv(kU64);
-    b.u64(32);
-    return b;
-  }(), "general.alignment must be uint32, got uint64");
-  add("AlignmentWrongTypeString", [] {
-    ByteBuilder b = alignment_kv(kString);
-    b.str("32");
-    return b;
-  }(), "general.alignment must be uint32, got string");
+  add(
+      "KeyLengthPastEnd",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.u64(100).raw("abc", 3).u32(kU8).u8(0).u8(0).u8(0).u8(0).u8(0);
+        return b;
+      }(),
+      "key #0: string length 100 exceeds");
+  add(
+      "KeyLengthMax",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.u64(~uint64_t{0}).raw("abcdefgh", 8);
+        return b;
+      }(),
+      "string length 18446744073709551615");
+  add(
+      "StringValueLengthMax",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("s").u32(kString).u64(~uint64_t{0}).raw("xyz", 3);
+        return b;
+      }(),
+      "key 's' value: string length 18446744073709551615");
+  add(
+      "EmptyKey",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("").u32(kU8).u8(1);
+        return b;
+      }(),
+      "key #0: empty key");
+  add(
+      "KeyInvalidUtf8",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("a\xC3\x28").u32(kU8).u8(1);
+        return b;
+      }(),
+      "key #0: key is not valid UTF-8");
+  add(
+      "KeyOverlongUtf8",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("\xC0\xAF").u32(kU8).u8(1);
+        return b;
+      }(),
+      "not valid UTF-8");
+  add(
+      "KeySurrogateUtf8",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("\xED\xA0\x80").u32(kU8).u8(1);
+        return b;
+      }(),
+      "not valid UTF-8");
+  add(
+      "DuplicateKey",
+      [] {
+        ByteBuilder b = header(0, 2);
+        b.str("a").u32(kU8).u8(1).str("a").u32(kU8).u8(2);
+        return b;
+      }(),
+      "duplicate key 'a'");
+  add(
+      "UnknownValueType",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("k").u32(13).u64(0);
+        return b;
+      }(),
+      "key 'k': unknown value type 13");
+  add(
+      "UnknownArrayElemType",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("k").u32(kArray).u32(0x7FFFFFFF).u64(0);
+        return b;
+      }(),
+      "key 'k': unknown array element type 2147483647");
+  add(
+      "ArrayCountHuge",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("k").u32(kArray).u32(kU64).u64(uint64_t{1} << 62).u64(1);
+        return b;
+      }(),
+      "key 'k': array count 4611686018427387904 of uint64 cannot fit");
+  add(
+      "StringArrayCountHuge",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("tokens").u32(kArray).u32(kString).u64(kHuge).str("a");
+        return b;
+      }(),
+      "key 'tokens': array count 9223372036854775808 of string cannot fit");
+  add(
+      "ArraysNestedTooDeep",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("deep").u32(kArray);
+        for (int i = 0; i < 9; ++i) b.u32(kArray).u64(1);
+        b.u32(kU8).u64(0);
+        return b;
+      }(),
+      "key 'deep': arrays nested deeper than 8 levels");
+  add(
+      "Bool2",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("flag").u32(kBool).u8(2);
+        return b;
+      }(),
+      "key 'flag': bool value 2");
+  add(
+      "BoolInArray255",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("flags").u32(kArray).u32(kBool).u64(3).u8(0).u8(1).u8(255);
+        return b;
+      }(),
+      "key 'flags': bool value 255");
+  add(
+      "AlignmentZero",
+      [] {
+        ByteBuilder b = alignment_kv(kU32);
+        b.u32(0);
+        return b;
+      }(),
+      "general.alignment 0 is not a nonzero power of two");
+  add(
+      "AlignmentThree",
+      [] {
+        ByteBuilder b = alignment_kv(kU32);
+        b.u32(3);
+        return b;
+      }(),
+      "general.alignment 3 is not a nonzero power of two");
+  add(
+      "AlignmentWrongTypeU64",
+      [] {
+        ByteBuilder b = alignment_kv(kU64);
+        b.u64(32);
+        return b;
+      }(),
+      "general.alignment must be uint32, got uint64");
+  add(
+      "AlignmentWrongTypeString",
+      [] {
+        ByteBuilder b = alignment_kv(kString);
+        b.str("32");
+        return b;
+      }(),
+      "general.alignment must be uint32, got string");
 
   auto one_tensor = [](std::string_view name, std::vector<uint64_t> dims, uint32_t type,
                        uint64_t offset, size_t data_bytes) {
@@ -215,7 +280,8 @@ std::vector<Case> cases() {
   add_bytes("ElementCountOverflow",
             one_tensor("t", {uint64_t{1} << 32, uint64_t{1} << 32}, kF32, 0, 64),
             "tensor 't': element count of shape [4294967296, 4294967296] overflows");
-  add_bytes("ByteSizeOverflow", one_tensor("t", {uint64_t{1} << 32, uint64_t{1} << 30}, kF32, 0, 64),
+  add_bytes("ByteSizeOverflow",
+            one_tensor("t", {uint64_t{1} << 32, uint64_t{1} << 30}, kF32, 0, 64),
             "tensor 't': byte size of F32 shape [4294967296, 1073741824] overflows");
   add_bytes("UnknownType99", one_tensor("t", {32}, 99, 0, 64), "tensor 't': unknown ggml type 99");
   add_bytes("RemovedType4", one_tensor("t", {32}, 4, 0, 64), "unknown ggml type 4");
@@ -224,8 +290,7 @@ std::vector<Case> cases() {
             "tensor 't': shape[0] 33 is not a multiple of the Q4_0 block size 32");
   add_bytes("OffsetNotAligned", one_tensor("t", {4}, kF32, 16, 64),
             "tensor 't': offset 16 is not a multiple of the alignment 32");
-  add_bytes("OffsetPastEnd", one_tensor("t", {4}, kF32, 1 << 20, 64),
-            "tensor 't': offset 1048576");
+  add_bytes("OffsetPastEnd", one_tensor("t", {4}, kF32, 1 << 20, 64), "tensor 't': offset 1048576");
   add_bytes("OffsetOverflow", one_tensor("t", {4}, kF32, ~uint64_t{31}, 64), "overflows 64 bits");
   {
     // 100 floats = 400 bytes, but only 64 data bytes: the file is 96 + 64.
@@ -235,54 +300,82 @@ std::vector<Case> cases() {
         v.size());
     add_bytes("DataPastEnd", std::move(v), frag);
   }
-  add_bytes("DataOfVocabOnlyLayoutMissing", [] {
-    // A tensor whose data section would start after the end of the file.
-    ByteBuilder b = header(1, 0);
-    tensor_info(b, "t", {1}, kF32, 0);
-    return b.take();
-  }(), "tensor 't': offset 0");
-  add_bytes("OverlappingTensors", [] {
-    ByteBuilder b = header(2, 0);
-    tensor_info(b, "a", {16}, kF32, 0);   // [0, 64)
-    tensor_info(b, "b", {8}, kF32, 32);   // [32, 64)
-    return with_data(std::move(b), 64);
-  }(), "tensors 'a' [0, 64) and 'b' [32, 64) overlap");
-  add_bytes("DuplicateTensorName", [] {
-    ByteBuilder b = header(2, 0);
-    tensor_info(b, "w", {8}, kF32, 0);
-    tensor_info(b, "w", {8}, kF32, 32);
-    return with_data(std::move(b), 64);
-  }(), "duplicate tensor name 'w'");
+  add_bytes(
+      "DataOfVocabOnlyLayoutMissing",
+      [] {
+        // A tensor whose data section would start after the end of the file.
+        ByteBuilder b = header(1, 0);
+        tensor_info(b, "t", {1}, kF32, 0);
+        return b.take();
+      }(),
+      "tensor 't': offset 0");
+  add_bytes(
+      "OverlappingTensors",
+      [] {
+        ByteBuilder b = header(2, 0);
+        tensor_info(b, "a", {16}, kF32, 0);  // [0, 64)
+        tensor_info(b, "b", {8}, kF32, 32);  // [32, 64)
+        return with_data(std::move(b), 64);
+      }(),
+      "tensors 'a' [0, 64) and 'b' [32, 64) overlap");
+  add_bytes(
+      "DuplicateTensorName",
+      [] {
+        ByteBuilder b = header(2, 0);
+        tensor_info(b, "w", {8}, kF32, 0);
+        tensor_info(b, "w", {8}, kF32, 32);
+        return with_data(std::move(b), 64);
+      }(),
+      "duplicate tensor name 'w'");
   add_bytes("EmptyTensorName", one_tensor("", {8}, kF32, 0, 64), "tensor #0: empty name");
-  add_bytes("AlignmentHonoured", [] {
-    // With general.alignment 64, offset 32 is misaligned even though 32 | 32.
-    ByteBuilder b = header(1, 1);
-    b.str("general.alignment").u32(kU32).u32(64);
-    tensor_info(b, "t", {8}, kF32, 32);
-    return with_data(std::move(b), 128, 64);
-  }(), "tensor 't': offset 32 is not a multiple of the alignment 64");
-  add_bytes("TensorNameLengthHuge", [] {
-    ByteBuilder b = header(1, 0);
-    b.u64(kHuge).u32(1).u64(1).u32(kF32).u64(0);
-    return b.take();
-  }(), "tensor #0 name: string length 9223372036854775808");
+  add_bytes(
+      "AlignmentHonoured",
+      [] {
+        // With general.alignment 64, offset 32 is misaligned even though 32 | 32.
+        ByteBuilder b = header(1, 1);
+        b.str("general.alignment").u32(kU32).u32(64);
+        tensor_info(b, "t", {8}, kF32, 32);
+        return with_data(std::move(b), 128, 64);
+      }(),
+      "tensor 't': offset 32 is not a multiple of the alignment 64");
+  add_bytes(
+      "TensorNameLengthHuge",
+      [] {
+        ByteBuilder b = header(1, 0);
+        b.u64(kHuge).u32(1).u64(1).u32(kF32).u64(0);
+        return b.take();
+      }(),
+      "tensor #0 name: string length 9223372036854775808");
   return c;
 }
 
 class Malformed : public ::testing::TestWithParam<Case> {};
 
+// Parses `bytes` a few times and returns the fastest wall time in ms: a real
+// cost (work proportional to a bogus count) shows in every run, while the
+// scheduler preempting us on a loaded machine does not.
+double best_parse_ms(const std::vector<uint8_t>& bytes, const OpenOptions& opt = {}) {
+  double best = 1e9;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = File::from_memory(bytes, opt);
+    auto t1 = std::chrono::steady_clock::now();
+    best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  return best;
+}
+
 void expect_rejected(const std::vector<uint8_t>& bytes, const std::string& fragment,
                      const OpenOptions& opt = {}) {
   g_max_alloc = 0;
-  auto t0 = std::chrono::steady_clock::now();
   auto r = File::from_memory(bytes, opt);
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
   ASSERT_FALSE(r.ok()) << "accepted; expected an error containing: " << fragment;
   const std::string& msg = r.error().message;
   EXPECT_EQ(msg.rfind("gguf: ", 0), 0u) << msg;
-  EXPECT_NE(msg.find(fragment), std::string::npos) << "message: " << msg << "\nwanted: " << fragment;
-  EXPECT_LT(ms.count(), 10.0) << msg;
+  EXPECT_NE(msg.find(fragment), std::string::npos)
+      << "message: " << msg << "\nwanted: " << fragment;
   EXPECT_LE(g_max_alloc.load(), 64 * bytes.size() + 4096) << msg;
+  EXPECT_LT(best_parse_ms(bytes, opt), 10.0) << msg;
 }
 
 TEST_P(Malformed, IsRejectedNamingTheField) {
@@ -292,7 +385,9 @@ TEST_P(Malformed, IsRejectedNamingTheField) {
 INSTANTIATE_TEST_SUITE_P(Cases, Malformed, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
-TEST(Malformed, AtLeast25DistinctCases) { EXPECT_GE(cases().size(), 25u); }
+TEST(Malformed, AtLeast25DistinctCases) {
+  EXPECT_GE(cases().size(), 25u);
+}
 
 TEST(Malformed, SmallValidFileIsAccepted) {
   std::vector<uint8_t> v = small_valid_file();
@@ -308,13 +403,11 @@ TEST(Malformed, TruncationAtEveryOffsetIsRejected) {
   for (size_t n = 0; n < v.size(); ++n) {
     std::vector<uint8_t> cut(v.begin(), v.begin() + n);  // own copy: ASan sees any overread
     g_max_alloc = 0;
-    auto t0 = std::chrono::steady_clock::now();
     auto r = File::from_memory(cut);
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
     ASSERT_FALSE(r.ok()) << "accepted a file cut to " << n << " of " << v.size() << " bytes";
     EXPECT_EQ(r.error().message.rfind("gguf: ", 0), 0u) << r.error().message;
-    EXPECT_LT(ms.count(), 10.0) << "cut at " << n;
     EXPECT_LE(g_max_alloc.load(), 64 * v.size() + 4096) << "cut at " << n;
+    EXPECT_LT(best_parse_ms(cut), 10.0) << "cut at " << n;
   }
 }
 

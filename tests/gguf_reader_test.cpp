@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "gguf/gguf_file.h"
@@ -128,7 +127,7 @@ TEST(GgufReader, Gpt2VocabMatchesGGUFReader) {
   check_file(**r, golden()["files"]["ggml-vocab-gpt-2.gguf"]);
   // The facts later layers rely on, spelled out.
   const File& f = **r;
-  EXPECT_EQ(f.tensors().size(), 0u);  // vocab-only files are valid
+  EXPECT_EQ(f.tensors().size(), 0u);          // vocab-only files are valid
   EXPECT_GT(f.data_offset(), f.file_size());  // it ends unpadded after the metadata
   EXPECT_EQ(f.get_string("tokenizer.ggml.model"), "gpt2");
   EXPECT_EQ(f.get_array("tokenizer.ggml.tokens")->items.size(), 50257u);

@@ -4,6 +4,8 @@
 // from the same contents, and our reader must read back exactly those contents.
 // Round trips (Writer -> bytes -> File) then cover every value type, nested and
 // empty arrays, many tensor types and alignments.
+#include "gguf/gguf_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 #include <iterator>
 
 #include "gguf/gguf_file.h"
-#include "gguf/gguf_writer.h"
 
 namespace frugal::gguf {
 namespace {
@@ -91,8 +92,8 @@ Writer fixture_writer(uint64_t alignment) {
   w.set("t.arr_u8", make_array(V::UINT8, {make_uint(V::UINT8, 0), make_uint(V::UINT8, 255),
                                           make_uint(V::UINT8, 7)}));
   w.set("t.arr_bool", make_array(V::BOOL, {make_bool(true), make_bool(false), make_bool(true)}));
-  w.set("t.arr_u64", make_array(V::UINT64, {make_uint(V::UINT64, ~uint64_t{0}),
-                                            make_uint(V::UINT64, 0)}));
+  w.set("t.arr_u64",
+        make_array(V::UINT64, {make_uint(V::UINT64, ~uint64_t{0}), make_uint(V::UINT64, 0)}));
   w.set("t.nested_i32",
         make_array(V::ARRAY, {int_array({1, 2, 3}), int_array({4}), int_array({5, 6})}));
   w.set("t.nested_str", make_array(V::ARRAY, {str_array({"x", "yz"}), str_array({"w"})}));
@@ -219,8 +220,8 @@ TEST_P(RoundTrip, AllValueTypesNestedArraysAndManyTensorTypes) {
   w.set_u64("u64", ~uint64_t{0});
   w.set("i64", make_int(V::INT64, INT64_MIN));
   w.set("f64", make_float(V::FLOAT64, -0.1));
-  w.set("deep", make_array(V::ARRAY, {make_array(V::ARRAY, {int_array({7, 8})}),
-                                      make_array(V::ARRAY, {})}));
+  w.set("deep", make_array(V::ARRAY,
+                           {make_array(V::ARRAY, {int_array({7, 8})}), make_array(V::ARRAY, {})}));
   w.set_u32("u32", 17);  // replaces in place: keeps the first position
 
   // Payloads with distinct bytes so a wrong data pointer shows.
@@ -341,8 +342,7 @@ TEST(Writer, AddTensorChecksSizeShapeAndName) {
   EXPECT_FALSE(w.add_tensor("5", GgmlType::F32, {1, 1, 1, 1, 1}, buf).ok());
   EXPECT_FALSE(w.add_tensor("", GgmlType::F32, {1}, std::vector<uint8_t>(4)).ok());
   EXPECT_FALSE(w.add_tensor("t", static_cast<GgmlType>(99), {1}, std::vector<uint8_t>(4)).ok());
-  EXPECT_FALSE(
-      w.add_tensor("o", GgmlType::F32, {uint64_t{1} << 32, uint64_t{1} << 32}, buf).ok());
+  EXPECT_FALSE(w.add_tensor("o", GgmlType::F32, {uint64_t{1} << 32, uint64_t{1} << 32}, buf).ok());
 
   Writer bad(24);
   auto st = bad.add_tensor("x", GgmlType::F32, {1}, std::vector<uint8_t>(4));

@@ -5,7 +5,10 @@
 //   tensor_count x { string name, u32 n_dims, u64 dims[n_dims], u32 type, u64 offset },
 //   padding to general.alignment, then the data section.
 // A string is u64 length + bytes; an array is u32 elem_type, u64 count, items.
+#include "gguf/gguf_file.h"
+
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,10 +17,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include <fmt/ranges.h>
-
 #include "common/checked_math.h"
-#include "gguf/gguf_file.h"
 
 namespace frugal::gguf {
 namespace {
@@ -25,7 +25,7 @@ namespace {
 constexpr uint32_t kDefaultAlignment = 32;
 // Smallest possible encodings, used to reject header counts that could not
 // fit in the bytes that remain before anything is reserved.
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;           // key length, type, 1-byte value
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // key length, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4;  // name length, n_dims, 1 dim, type
 constexpr uint32_t kMaxDims = 4;
 
@@ -61,8 +61,8 @@ class Cursor {
 };
 
 Error truncated(const Cursor& c, std::string_view what, uint64_t need) {
-  return make_error("gguf: truncated file: {} at offset {} needs {} bytes, {} left", what,
-                    c.pos(), need, c.remaining());
+  return make_error("gguf: truncated file: {} at offset {} needs {} bytes, {} left", what, c.pos(),
+                    need, c.remaining());
 }
 
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -97,18 +97,33 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-bool known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::FLOAT64); }
+bool known_value_type(uint32_t t) {
+  return t <= static_cast<uint32_t>(ValueType::FLOAT64);
+}
 
 // Fewest bytes one value of type `t` can occupy (a string: its length field;
 // an array: its elem type and count).
 uint64_t min_value_bytes(ValueType t) {
   switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    case ValueType::STRING: return 8;
-    case ValueType::ARRAY: return 4 + 8;
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::BOOL:
+      return 1;
+    case ValueType::UINT16:
+    case ValueType::INT16:
+      return 2;
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::FLOAT32:
+      return 4;
+    case ValueType::UINT64:
+    case ValueType::INT64:
+    case ValueType::FLOAT64:
+      return 8;
+    case ValueType::STRING:
+      return 8;
+    case ValueType::ARRAY:
+      return 4 + 8;
   }
   return 1;
 }
@@ -125,8 +140,8 @@ class Parser {
     auto len = c_.read<uint64_t>();
     if (!len) return truncated(c_, fmt::format("{} length", what()), 8);
     if (*len > c_.remaining()) {
-      return make_error("gguf: {}: string length {} exceeds the {} bytes left in the file",
-                        what(), *len, c_.remaining());
+      return make_error("gguf: {}: string length {} exceeds the {} bytes left in the file", what(),
+                        *len, c_.remaining());
     }
     if (*len > opt_.max_string_bytes) {
       return make_error("gguf: {}: string length {} exceeds the limit of {} bytes", what(), *len,
@@ -140,14 +155,22 @@ class Parser {
   Status value(Value& out, ValueType t, std::string_view key, uint32_t depth) {
     out.type = t;
     switch (t) {
-      case ValueType::UINT8: return uint_value<uint8_t>(out, key);
-      case ValueType::UINT16: return uint_value<uint16_t>(out, key);
-      case ValueType::UINT32: return uint_value<uint32_t>(out, key);
-      case ValueType::UINT64: return uint_value<uint64_t>(out, key);
-      case ValueType::INT8: return int_value<int8_t>(out, key);
-      case ValueType::INT16: return int_value<int16_t>(out, key);
-      case ValueType::INT32: return int_value<int32_t>(out, key);
-      case ValueType::INT64: return int_value<int64_t>(out, key);
+      case ValueType::UINT8:
+        return uint_value<uint8_t>(out, key);
+      case ValueType::UINT16:
+        return uint_value<uint16_t>(out, key);
+      case ValueType::UINT32:
+        return uint_value<uint32_t>(out, key);
+      case ValueType::UINT64:
+        return uint_value<uint64_t>(out, key);
+      case ValueType::INT8:
+        return int_value<int8_t>(out, key);
+      case ValueType::INT16:
+        return int_value<int16_t>(out, key);
+      case ValueType::INT32:
+        return int_value<int32_t>(out, key);
+      case ValueType::INT64:
+        return int_value<int64_t>(out, key);
       case ValueType::FLOAT32: {
         auto f = c_.read<float>();
         if (!f) return truncated(c_, fmt::format("key '{}' float32 value", key), 4);
@@ -175,7 +198,8 @@ class Parser {
         out.v.emplace<std::string>(*s);
         return {};
       }
-      case ValueType::ARRAY: return array(out, key, depth);
+      case ValueType::ARRAY:
+        return array(out, key, depth);
     }
     return make_error("gguf: key '{}': unknown value type {}", key, static_cast<uint32_t>(t));
   }
@@ -272,7 +296,8 @@ Status File::parse(const OpenOptions& opt) {
 
   // Metadata.
   for (uint64_t i = 0; i < *kv_count; ++i) {
-    FRUGAL_ASSIGN_OR_RETURN(std::string_view key, ps.string([&] { return fmt::format("key #{}", i); }));
+    FRUGAL_ASSIGN_OR_RETURN(std::string_view key,
+                            ps.string([&] { return fmt::format("key #{}", i); }));
     if (key.empty()) return make_error("gguf: key #{}: empty key", i);
     if (!valid_utf8(key)) return make_error("gguf: key #{}: key is not valid UTF-8", i);
     if (kv_.count(std::string(key))) return make_error("gguf: duplicate key '{}'", key);
@@ -288,8 +313,7 @@ Status File::parse(const OpenOptions& opt) {
   alignment_ = kDefaultAlignment;
   if (const Value* a = find("general.alignment")) {
     if (a->type != ValueType::UINT32) {
-      return make_error("gguf: general.alignment must be uint32, got {}",
-                        value_type_name(a->type));
+      return make_error("gguf: general.alignment must be uint32, got {}", value_type_name(a->type));
     }
     uint64_t al = *a->as_uint();
     if (al == 0 || (al & (al - 1)) != 0) {
@@ -302,15 +326,15 @@ Status File::parse(const OpenOptions& opt) {
   tensors_.reserve(static_cast<size_t>(*tensor_count));
   for (uint64_t i = 0; i < *tensor_count; ++i) {
     TensorInfo t;
-    FRUGAL_ASSIGN_OR_RETURN(std::string_view name, ps.string([&] { return fmt::format("tensor #{} name", i); }));
+    FRUGAL_ASSIGN_OR_RETURN(std::string_view name,
+                            ps.string([&] { return fmt::format("tensor #{} name", i); }));
     if (name.empty()) return make_error("gguf: tensor #{}: empty name", i);
     t.name = std::string(name);
     if (tensor_index_.count(t.name)) return make_error("gguf: duplicate tensor name '{}'", name);
     auto n_dims = c.read<uint32_t>();
     if (!n_dims) return truncated(c, fmt::format("tensor '{}' n_dims", name), 4);
     if (*n_dims < 1 || *n_dims > kMaxDims) {
-      return make_error("gguf: tensor '{}': n_dims {} out of range 1..{}", name, *n_dims,
-                        kMaxDims);
+      return make_error("gguf: tensor '{}': n_dims {} out of range 1..{}", name, *n_dims, kMaxDims);
     }
     uint64_t n_el = 1;
     bool el_overflow = false;
@@ -367,8 +391,9 @@ Status File::parse(const OpenOptions& opt) {
                         t.offset, t.n_bytes);
     }
     if (*begin >= size_) {
-      return make_error("gguf: tensor '{}': offset {} (file offset {}) is past end of file ({} bytes)",
-                        t.name, t.offset, *begin, size_);
+      return make_error(
+          "gguf: tensor '{}': offset {} (file offset {}) is past end of file ({} bytes)", t.name,
+          t.offset, *begin, size_);
     }
     if (*end > size_) {
       return make_error("gguf: tensor '{}': data [{}, {}) extends past end of file ({} bytes)",
@@ -385,9 +410,8 @@ Status File::parse(const OpenOptions& opt) {
     const TensorInfo* a = by_offset[i - 1];
     const TensorInfo* b = by_offset[i];
     if (b->offset < a->offset + a->n_bytes) {  // no overflow: checked against size_ above
-      return make_error("gguf: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", a->name,
-                        a->offset, a->offset + a->n_bytes, b->name, b->offset,
-                        b->offset + b->n_bytes);
+      return make_error("gguf: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", a->name, a->offset,
+                        a->offset + a->n_bytes, b->name, b->offset, b->offset + b->n_bytes);
     }
   }
   return {};

@@ -3,11 +3,11 @@
 // the file padded after the tensor infos and after every tensor.
 #include "gguf/gguf_writer.h"
 
+#include <fmt/ranges.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <fmt/ranges.h>
 
 #include "common/checked_math.h"
 
@@ -16,7 +16,9 @@ namespace {
 
 constexpr uint64_t kDefaultAlignment = 32;
 
-bool valid_alignment(uint64_t a) { return a != 0 && (a & (a - 1)) == 0 && a <= UINT32_MAX; }
+bool valid_alignment(uint64_t a) {
+  return a != 0 && (a & (a - 1)) == 0 && a <= UINT32_MAX;
+}
 
 uint64_t raw_uint(const Value& v) {
   if (const auto* u = std::get_if<uint64_t>(&v.v)) return *u;
@@ -43,28 +45,60 @@ void ByteBuilder::patch_u32(size_t pos, uint32_t v) {
   if (pos + 4 <= bytes_.size()) std::memcpy(bytes_.data() + pos, &v, 4);
 }
 
-Value make_uint(ValueType t, uint64_t v) { return Value{t, v}; }
-Value make_int(ValueType t, int64_t v) { return Value{t, v}; }
-Value make_float(ValueType t, double v) { return Value{t, v}; }
-Value make_bool(bool v) { return Value{ValueType::BOOL, v}; }
-Value make_string(std::string v) { return Value{ValueType::STRING, std::move(v)}; }
+Value make_uint(ValueType t, uint64_t v) {
+  return Value{t, v};
+}
+Value make_int(ValueType t, int64_t v) {
+  return Value{t, v};
+}
+Value make_float(ValueType t, double v) {
+  return Value{t, v};
+}
+Value make_bool(bool v) {
+  return Value{ValueType::BOOL, v};
+}
+Value make_string(std::string v) {
+  return Value{ValueType::STRING, std::move(v)};
+}
 Value make_array(ValueType elem_type, std::vector<Value> items) {
   return Value{ValueType::ARRAY, Array{elem_type, std::move(items)}};
 }
 
 void encode_value(ByteBuilder& out, const Value& v) {
   switch (v.type) {
-    case ValueType::UINT8: out.u8(static_cast<uint8_t>(raw_uint(v))); break;
-    case ValueType::INT8: out.u8(static_cast<uint8_t>(raw_uint(v))); break;
-    case ValueType::UINT16: out.u16(static_cast<uint16_t>(raw_uint(v))); break;
-    case ValueType::INT16: out.u16(static_cast<uint16_t>(raw_uint(v))); break;
-    case ValueType::UINT32: out.u32(static_cast<uint32_t>(raw_uint(v))); break;
-    case ValueType::INT32: out.u32(static_cast<uint32_t>(raw_uint(v))); break;
-    case ValueType::UINT64: out.u64(raw_uint(v)); break;
-    case ValueType::INT64: out.u64(raw_uint(v)); break;
-    case ValueType::FLOAT32: out.f32(static_cast<float>(raw_float(v))); break;
-    case ValueType::FLOAT64: out.f64(raw_float(v)); break;
-    case ValueType::BOOL: out.u8(raw_uint(v) != 0 ? 1 : 0); break;
+    case ValueType::UINT8:
+      out.u8(static_cast<uint8_t>(raw_uint(v)));
+      break;
+    case ValueType::INT8:
+      out.u8(static_cast<uint8_t>(raw_uint(v)));
+      break;
+    case ValueType::UINT16:
+      out.u16(static_cast<uint16_t>(raw_uint(v)));
+      break;
+    case ValueType::INT16:
+      out.u16(static_cast<uint16_t>(raw_uint(v)));
+      break;
+    case ValueType::UINT32:
+      out.u32(static_cast<uint32_t>(raw_uint(v)));
+      break;
+    case ValueType::INT32:
+      out.u32(static_cast<uint32_t>(raw_uint(v)));
+      break;
+    case ValueType::UINT64:
+      out.u64(raw_uint(v));
+      break;
+    case ValueType::INT64:
+      out.u64(raw_uint(v));
+      break;
+    case ValueType::FLOAT32:
+      out.f32(static_cast<float>(raw_float(v)));
+      break;
+    case ValueType::FLOAT64:
+      out.f64(raw_float(v));
+      break;
+    case ValueType::BOOL:
+      out.u8(raw_uint(v) != 0 ? 1 : 0);
+      break;
     case ValueType::STRING: {
       const std::string* s = v.as_string();
       out.str(s ? std::string_view(*s) : std::string_view());
@@ -92,12 +126,24 @@ void Writer::set(const std::string& key, Value v) {
   kv_.emplace_back(key, std::move(v));
 }
 
-void Writer::set_u32(const std::string& key, uint32_t v) { set(key, make_uint(ValueType::UINT32, v)); }
-void Writer::set_i32(const std::string& key, int32_t v) { set(key, make_int(ValueType::INT32, v)); }
-void Writer::set_u64(const std::string& key, uint64_t v) { set(key, make_uint(ValueType::UINT64, v)); }
-void Writer::set_f32(const std::string& key, float v) { set(key, make_float(ValueType::FLOAT32, v)); }
-void Writer::set_bool(const std::string& key, bool v) { set(key, make_bool(v)); }
-void Writer::set_string(const std::string& key, const std::string& v) { set(key, make_string(v)); }
+void Writer::set_u32(const std::string& key, uint32_t v) {
+  set(key, make_uint(ValueType::UINT32, v));
+}
+void Writer::set_i32(const std::string& key, int32_t v) {
+  set(key, make_int(ValueType::INT32, v));
+}
+void Writer::set_u64(const std::string& key, uint64_t v) {
+  set(key, make_uint(ValueType::UINT64, v));
+}
+void Writer::set_f32(const std::string& key, float v) {
+  set(key, make_float(ValueType::FLOAT32, v));
+}
+void Writer::set_bool(const std::string& key, bool v) {
+  set(key, make_bool(v));
+}
+void Writer::set_string(const std::string& key, const std::string& v) {
+  set(key, make_string(v));
+}
 
 void Writer::set_string_array(const std::string& key, const std::vector<std::string>& v) {
   std::vector<Value> items;
@@ -146,8 +192,9 @@ Status Writer::add_tensor(const std::string& name, GgmlType type, std::vector<ui
   }
   auto row = row_size(type, shape[0]);
   if (!row) {
-    return make_error("gguf writer: tensor '{}': shape[0] {} is not a multiple of the {} block size {}",
-                      name, shape[0], tr->name, tr->block_size);
+    return make_error(
+        "gguf writer: tensor '{}': shape[0] {} is not a multiple of the {} block size {}", name,
+        shape[0], tr->name, tr->block_size);
   }
   auto bytes = checked_mul(*row, n_el / shape[0]);
   if (!bytes) return make_error("gguf writer: tensor '{}': byte size overflows", name);
@@ -155,8 +202,8 @@ Status Writer::add_tensor(const std::string& name, GgmlType type, std::vector<ui
     return make_error("gguf writer: tensor '{}': {} {} needs {} bytes, got {}", name, tr->name,
                       fmt::format("[{}]", fmt::join(shape, ", ")), *bytes, data.size());
   }
-  tensors_.push_back(PendingTensor{name, type, std::move(shape),
-                                   std::vector<uint8_t>(data.begin(), data.end())});
+  tensors_.push_back(
+      PendingTensor{name, type, std::move(shape), std::vector<uint8_t>(data.begin(), data.end())});
   return {};
 }
 
