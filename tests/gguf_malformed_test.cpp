@@ -17,6 +17,9 @@
 
 // Largest single allocation since the last reset: the parser must never size
 // an allocation from a header count the file cannot back.
+// Our operator new is malloc and our operator delete is free, which GCC at -O3
+// misreads as a new/free mismatch once it sees both (a false positive).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 static std::atomic<size_t> g_max_alloc{0};
 void* operator new(size_t n) {
   size_t cur = g_max_alloc.load(std::memory_order_relaxed);
