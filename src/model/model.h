@@ -40,7 +40,7 @@ struct HParams {
 
 // Per-layer K and V for up to `capacity` positions, float32. K is stored after
 // RoPE. The caller bounds `capacity` (the engine checks it against memory
-// limits); a negative capacity is treated as 0.
+// limits); a negative or overflowing capacity gives an empty cache.
 class KvCache {
  public:
   KvCache(const HParams& hp, int64_t capacity);
