@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -412,6 +413,52 @@ TEST(Malformed, TruncationAtEveryOffsetIsRejected) {
     EXPECT_LE(g_max_alloc.load(), 64 * v.size() + 4096) << "cut at " << n;
     EXPECT_LT(best_parse_ms(cut), 10.0) << "cut at " << n;
   }
+}
+
+// Deterministic byte mutations of valid files (ours and one written by the
+// PyPI gguf package): every result is either an error or a File whose tensors
+// all lie inside the buffer. Under ASan this is a small fuzz run.
+TEST(Malformed, RandomMutationsNeverCrash) {
+  std::vector<std::vector<uint8_t>> seeds = {small_valid_file()};
+  {
+    std::FILE* f = std::fopen(FRUGAL_TEST_DATA "/gguf/pywriter_align8.gguf", "rb");
+    ASSERT_NE(f, nullptr);
+    std::vector<uint8_t> b(4096);
+    b.resize(std::fread(b.data(), 1, b.size(), f));
+    std::fclose(f);
+    seeds.push_back(std::move(b));
+  }
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {  // xorshift64*
+    state ^= state >> 12, state ^= state << 25, state ^= state >> 27;
+    return state * 2685821657736338717ull;
+  };
+  const uint8_t interesting[] = {0x00, 0x01, 0x02, 0x04, 0x07, 0x08, 0x09, 0x0C,
+                                 0x0D, 0x1F, 0x20, 0x7F, 0x80, 0xFE, 0xFF};
+  int accepted = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<uint8_t> m = seeds[iter % seeds.size()];
+    const int n_mut = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < n_mut; ++k) {
+      size_t pos = next() % m.size();
+      m[pos] =
+          (next() & 1) ? interesting[next() % sizeof(interesting)] : static_cast<uint8_t>(next());
+    }
+    if (next() % 8 == 0) m.resize(next() % m.size());
+    g_max_alloc = 0;
+    auto r = File::from_memory(m);
+    ASSERT_LE(g_max_alloc.load(), 64 * m.size() + 4096) << "iteration " << iter;
+    if (!r.ok()) {
+      ASSERT_EQ(r.error().message.rfind("gguf: ", 0), 0u) << r.error().message;
+      continue;
+    }
+    ++accepted;
+    for (const TensorInfo& t : (*r)->tensors()) {
+      ASSERT_GE(t.data, m.data());
+      ASSERT_LE(t.data + t.n_bytes, m.data() + m.size()) << t.name;
+    }
+  }
+  EXPECT_LT(accepted, 3000);  // the mutations do reach the checks
 }
 
 TEST(Malformed, CutInsideAFixedFieldSaysTruncated) {
