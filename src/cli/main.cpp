@@ -1,6 +1,52 @@
-// The `frugal` command (placeholder until the verbs land).
+// frugal: run R1-family reasoning models on your own CPU.
 #include <cstdio>
-int main() {
-  std::puts("frugal: under construction");
-  return 0;
+#include <map>
+
+#include "cli/commands.h"
+
+#ifndef FRUGAL_VERSION
+#define FRUGAL_VERSION "0.1.0"
+#endif
+
+namespace frugal::cli {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "frugal: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace frugal::cli
+
+int main(int argc, char** argv) {
+  using namespace frugal::cli;
+  CLI::App app{"frugal: run DeepSeek-R1-family reasoning models on your own CPU, privately"};
+  app.set_version_flag("--version", FRUGAL_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  frugal run model.gguf \"What is 17 * 23?\"   one answer, thinking shown dimmed\n"
+      "  frugal run model.gguf                       interactive chat (/exit to quit)\n"
+      "  frugal info model.gguf                      architecture, quantization, metadata\n"
+      "  frugal tokenize model.gguf \"Hello world\"    token ids\n"
+      "Run 'frugal <verb> --help' for the flags of a verb.");
+
+  std::map<CLI::App*, Action> actions;
+  auto reg = [&](Action (*add)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    Action a = add(app);
+    auto subs = app.get_subcommands({});
+    if (subs.size() > before) actions[subs.back()] = std::move(a);
+  };
+  reg(add_run_command);
+  reg(add_info_command);
+  reg(add_tokenize_command);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [sub, action] : actions)
+    if (sub->parsed()) return action();
+  return fail("no command given; see frugal --help");
 }
