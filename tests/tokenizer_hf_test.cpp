@@ -2,7 +2,7 @@
 // strings in tests/data/tokenizer/hf_golden.json, written by
 // tools/gen_tokenizer_golden.py from ../shared/testdata/tokenizers/{qwen2,llama3.1}
 // (qwen2 with the R1-distill added tokens of constructed-vocab-deepseek-r1-qwen.gguf).
-// Also llama.cpp's own tokenizer (llama-cpp-python) on SmolLM2 when its golden
+// Also llama.cpp's reference vectors for llama-bpe, and llama.cpp's own tokenizer (llama-cpp-python) on SmolLM2 when its golden
 // file and model are present.
 #include <gtest/gtest.h>
 
@@ -68,6 +68,25 @@ std::unique_ptr<Tokenizer> load_llama3_json() {
   return t.ok() ? std::move(*t) : nullptr;
 }
 
+// llama.cpp's reference vectors for llama-bpe (../shared/testdata/vectors):
+// .inp strings separated by "\n__ggml_vocab_test__\n", .out ids per line.
+std::vector<std::pair<std::string, std::vector<int32_t>>> load_vectors(const std::string& name) {
+  const std::string inp = read_file(kShared + "/vectors/ggml-vocab-" + name + ".gguf.inp");
+  std::istringstream out(read_file(kShared + "/vectors/ggml-vocab-" + name + ".gguf.out"));
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::pair<std::string, std::vector<int32_t>>> cases;
+  for (size_t pos = 0, next; (next = inp.find(sep, pos)) != std::string::npos; pos = next + sep.size()) {
+    cases.push_back({inp.substr(pos, next - pos), {}});
+  }
+  std::string line;
+  for (auto& c : cases) {
+    if (!std::getline(out, line)) break;
+    std::istringstream ids(line);
+    for (int32_t id; ids >> id;) c.second.push_back(id);
+  }
+  return cases;
+}
+
 class HfGolden : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -120,6 +139,26 @@ TEST_F(HfGolden, Qwen2ViaR1DistillGguf) {
 TEST_F(HfGolden, Llama3ViaTokenizerJson) {
   ASSERT_TRUE(llama3_);
   check(*llama3_, "llama3", /*expect_nfc=*/false);
+}
+
+TEST_F(HfGolden, LlamaBpeReferenceVectors) {
+  ASSERT_TRUE(llama3_);
+  const auto cases = load_vectors("llama-bpe");
+  ASSERT_EQ(cases.size(), 46u);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (bool parse_special : {false, true}) {
+      EXPECT_EQ(llama3_->encode(cases[i].first, parse_special), cases[i].second)
+          << "llama-bpe string #" << i << " parse_special=" << parse_special;
+    }
+  }
+}
+
+TEST_F(HfGolden, Llama3EndOfGeneration) {
+  ASSERT_TRUE(llama3_);
+  EXPECT_TRUE(llama3_->is_eog(128009));  // <|eot_id|> (control, by text)
+  EXPECT_TRUE(llama3_->is_eog(128001));  // <|end_of_text|>
+  EXPECT_FALSE(llama3_->is_eog(128000));  // <|begin_of_text|>
+  EXPECT_FALSE(llama3_->is_eog(128006));  // <|start_header_id|>
 }
 
 // 100 KB of the golden strings (all scripts, emoji, code, whitespace).
