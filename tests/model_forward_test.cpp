@@ -9,10 +9,9 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/thread_pool.h"
 #include "gguf/gguf_file.h"
@@ -63,7 +62,9 @@ Golden load_golden(const std::string& name, const std::string& dtype) {
   return g;
 }
 
-int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+int64_t argmax(const float* x, int64_t n) {
+  return std::max_element(x, x + n) - x;
+}
 
 // Max abs difference within 1e-3 of the reference row's range, same argmax.
 void expect_row_matches(const float* got, const float* want, int64_t n, const std::string& where) {
@@ -82,8 +83,8 @@ struct Case {
 };
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
-  std::string n = info.param.name + "_" + info.param.dtype + "_t" +
-                  std::to_string(info.param.threads);
+  std::string n =
+      info.param.name + "_" + info.param.dtype + "_t" + std::to_string(info.param.threads);
   std::replace(n.begin(), n.end(), '-', '_');
   return n;
 }
@@ -134,7 +135,8 @@ TEST_P(ForwardTest, ChunkedPrefillMatchesHf) {
   int64_t pos = 0;
   for (int64_t n : chunks) {
     std::vector<float> logits(static_cast<size_t>(n * V()));  // [n, V]
-    Status st = g_.model->forward(std::span(g_.prompt).subspan(pos, n), cache, logits, true, *pool_);
+    Status st =
+        g_.model->forward(std::span(g_.prompt).subspan(pos, n), cache, logits, true, *pool_);
     ASSERT_TRUE(st.ok()) << st.error().message;
     for (int64_t t = 0; t < n; ++t) {
       expect_row_matches(logits.data() + t * V(), g_.logits.data() + (pos + t) * V(), V(),

@@ -38,8 +38,8 @@ struct Crafted {
   std::unique_ptr<gguf::File> file;
 };
 using KvEdit = std::function<bool(const std::string&, gguf::Value&)>;
-using TensorEdit = std::function<bool(const std::string&, gguf::GgmlType&,
-                                      std::vector<uint64_t>&, std::vector<uint8_t>&)>;
+using TensorEdit = std::function<bool(const std::string&, gguf::GgmlType&, std::vector<uint64_t>&,
+                                      std::vector<uint8_t>&)>;
 
 Crafted craft(const gguf::File& src, const KvEdit& edit_kv, const TensorEdit& edit_tensor) {
   gguf::Writer w;
@@ -97,93 +97,125 @@ TEST_F(CraftedFileTest, UnchangedCopyLoads) {
 }
 
 TEST_F(CraftedFileTest, UnknownArchitecture) {
-  Crafted c = craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "general.architecture") v = gguf::make_string("gpt-j");
-    return true;
-  }, nullptr);
+  Crafted c = craft(
+      *qwen_,
+      [](const std::string& k, gguf::Value& v) {
+        if (k == "general.architecture") v = gguf::make_string("gpt-j");
+        return true;
+      },
+      nullptr);
   expect_load_error(c, "unsupported architecture 'gpt-j'");
   EXPECT_EQ(supported_architectures(), (std::vector<std::string>{"llama", "qwen2"}));
 }
 
 TEST_F(CraftedFileTest, MissingKey) {
-  Crafted c = craft(*qwen_, [](const std::string& k, gguf::Value&) {
-    return k != "qwen2.block_count";
-  }, nullptr);
+  Crafted c = craft(
+      *qwen_, [](const std::string& k, gguf::Value&) { return k != "qwen2.block_count"; }, nullptr);
   expect_load_error(c, "qwen2.block_count");
 }
 
 TEST_F(CraftedFileTest, HeadCountNotDividingEmbedding) {
-  Crafted c = craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.attention.head_count") v = gguf::make_uint(gguf::ValueType::UINT32, 3);
-    return true;
-  }, nullptr);
+  Crafted c = craft(
+      *qwen_,
+      [](const std::string& k, gguf::Value& v) {
+        if (k == "qwen2.attention.head_count") v = gguf::make_uint(gguf::ValueType::UINT32, 3);
+        return true;
+      },
+      nullptr);
   expect_load_error(c, "head_count");
 }
 
 TEST_F(CraftedFileTest, KvHeadsNotDividingHeads) {
-  Crafted c = craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.attention.head_count_kv") v = gguf::make_uint(gguf::ValueType::UINT32, 3);
-    return true;
-  }, nullptr);
+  Crafted c = craft(
+      *qwen_,
+      [](const std::string& k, gguf::Value& v) {
+        if (k == "qwen2.attention.head_count_kv") v = gguf::make_uint(gguf::ValueType::UINT32, 3);
+        return true;
+      },
+      nullptr);
   expect_load_error(c, "head_count_kv");
 }
 
 TEST_F(CraftedFileTest, ZeroAndHugeCounts) {
-  expect_load_error(craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.embedding_length") v = gguf::make_uint(gguf::ValueType::UINT32, 0);
-    return true;
-  }, nullptr), "embedding_length");
-  expect_load_error(craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.feed_forward_length") v = gguf::make_uint(gguf::ValueType::UINT64, 1ull << 40);
-    return true;
-  }, nullptr), "feed_forward_length");
-  expect_load_error(craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.attention.layer_norm_rms_epsilon") v = gguf::make_float(gguf::ValueType::FLOAT32, -1);
-    return true;
-  }, nullptr), "layer_norm_rms_epsilon");
+  expect_load_error(craft(
+                        *qwen_,
+                        [](const std::string& k, gguf::Value& v) {
+                          if (k == "qwen2.embedding_length")
+                            v = gguf::make_uint(gguf::ValueType::UINT32, 0);
+                          return true;
+                        },
+                        nullptr),
+                    "embedding_length");
+  expect_load_error(craft(
+                        *qwen_,
+                        [](const std::string& k, gguf::Value& v) {
+                          if (k == "qwen2.feed_forward_length")
+                            v = gguf::make_uint(gguf::ValueType::UINT64, 1ull << 40);
+                          return true;
+                        },
+                        nullptr),
+                    "feed_forward_length");
+  expect_load_error(craft(
+                        *qwen_,
+                        [](const std::string& k, gguf::Value& v) {
+                          if (k == "qwen2.attention.layer_norm_rms_epsilon")
+                            v = gguf::make_float(gguf::ValueType::FLOAT32, -1);
+                          return true;
+                        },
+                        nullptr),
+                    "layer_norm_rms_epsilon");
 }
 
 TEST_F(CraftedFileTest, VocabSizeDisagreesWithEmbedding) {
-  Crafted c = craft(*qwen_, [](const std::string& k, gguf::Value& v) {
-    if (k == "qwen2.vocab_size") v = gguf::make_uint(gguf::ValueType::UINT32, 400);
-    return true;
-  }, nullptr);
+  Crafted c = craft(
+      *qwen_,
+      [](const std::string& k, gguf::Value& v) {
+        if (k == "qwen2.vocab_size") v = gguf::make_uint(gguf::ValueType::UINT32, 400);
+        return true;
+      },
+      nullptr);
   expect_load_error(c, "vocab_size");
 }
 
 // A tensor whose shape disagrees with the metadata (here a K projection for 1
 // KV head while the file says 2) would be read past its end if trusted.
 TEST_F(CraftedFileTest, TensorShapeMismatch) {
-  Crafted c = craft(*qwen_, nullptr, [](const std::string& name, gguf::GgmlType&,
-                                        std::vector<uint64_t>& shape, std::vector<uint8_t>& data) {
-    if (name == "blk.1.attn_k.weight") {
-      shape = {64, 16};
-      data.resize(64 * 16 * 4);
-    }
-    return true;
-  });
+  Crafted c = craft(*qwen_, nullptr,
+                    [](const std::string& name, gguf::GgmlType&, std::vector<uint64_t>& shape,
+                       std::vector<uint8_t>& data) {
+                      if (name == "blk.1.attn_k.weight") {
+                        shape = {64, 16};
+                        data.resize(64 * 16 * 4);
+                      }
+                      return true;
+                    });
   expect_load_error(c, "blk.1.attn_k.weight");
 }
 
 TEST_F(CraftedFileTest, MissingTensorAndBias) {
-  expect_load_error(craft(*qwen_, nullptr, [](const std::string& name, auto&, auto&, auto&) {
-    return name != "blk.0.ffn_down.weight";
-  }), "blk.0.ffn_down.weight");
+  expect_load_error(craft(*qwen_, nullptr,
+                          [](const std::string& name, auto&, auto&, auto&) {
+                            return name != "blk.0.ffn_down.weight";
+                          }),
+                    "blk.0.ffn_down.weight");
   // qwen2 requires its QKV biases.
-  expect_load_error(craft(*qwen_, nullptr, [](const std::string& name, auto&, auto&, auto&) {
-    return name != "blk.1.attn_v.bias";
-  }), "blk.1.attn_v.bias");
+  expect_load_error(craft(*qwen_, nullptr,
+                          [](const std::string& name, auto&, auto&, auto&) {
+                            return name != "blk.1.attn_v.bias";
+                          }),
+                    "blk.1.attn_v.bias");
 }
 
 TEST_F(CraftedFileTest, RopeFreqsWrongLength) {
-  Crafted c = craft(*llama_, nullptr, [](const std::string& name, gguf::GgmlType&,
-                                         std::vector<uint64_t>& shape, std::vector<uint8_t>& data) {
-    if (name == "rope_freqs.weight") {
-      shape = {4};
-      data.resize(16);
-    }
-    return true;
-  });
+  Crafted c = craft(*llama_, nullptr,
+                    [](const std::string& name, gguf::GgmlType&, std::vector<uint64_t>& shape,
+                       std::vector<uint8_t>& data) {
+                      if (name == "rope_freqs.weight") {
+                        shape = {4};
+                        data.resize(16);
+                      }
+                      return true;
+                    });
   expect_load_error(c, "rope_freqs.weight");
 }
 

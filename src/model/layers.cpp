@@ -10,8 +10,8 @@ namespace frugal::model {
 namespace {
 
 // y[t] = rms_norm(x[t]) * w for each of `rows` rows of n.
-void rms_norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t rows,
-                   int64_t n, float eps) {
+void rms_norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t rows, int64_t n,
+                   float eps) {
   for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(x + t * n, w.data(), y + t * n, n, eps);
 }
 
@@ -41,8 +41,8 @@ void add_rows(float* x, const float* y, int64_t n) {
 
 }  // namespace
 
-Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens,
-                          const KvCache& cache, std::span<const float> logits, bool all_logits) {
+Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, const KvCache& cache,
+                          std::span<const float> logits, bool all_logits) {
   const int64_t T = static_cast<int64_t>(tokens.size());
   if (T == 0) return make_error("model: forward called with no tokens");
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -118,7 +118,7 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
     const int64_t end = std::min(n_items, begin + per);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / H, h = item % H, g = h / group;
-      const int64_t n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      const int64_t n_kv = pos0 + t + 1;              // causal: positions 0 .. pos0+t
       const float* q = s.q.data() + (t * H + h) * D;  // [D]
       for (int64_t j = 0; j < n_kv; ++j) {
         const float* kj = k_cache + j * KVD + g * D;  // [D]
@@ -145,10 +145,10 @@ void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, Decod
                ThreadPool& pool) {
   const int64_t T = n_tokens, E = hp.n_embd, F = hp.n_ff;
   rms_norm_rows(s.x.data(), w.ffn_norm, s.xn.data(), T, E, hp.rms_eps);  // [T, E]
-  kernels::matmul(w.w_gate, s.xn.data(), s.gate.data(), T, pool);          // [T, F]
-  kernels::matmul(w.w_up, s.xn.data(), s.up.data(), T, pool);              // [T, F]
-  kernels::swiglu(s.gate.data(), s.up.data(), s.act.data(), T * F);        // [T, F]
-  kernels::matmul(w.w_down, s.act.data(), s.proj.data(), T, pool);         // [T, E]
+  kernels::matmul(w.w_gate, s.xn.data(), s.gate.data(), T, pool);        // [T, F]
+  kernels::matmul(w.w_up, s.xn.data(), s.up.data(), T, pool);            // [T, F]
+  kernels::swiglu(s.gate.data(), s.up.data(), s.act.data(), T * F);      // [T, F]
+  kernels::matmul(w.w_down, s.act.data(), s.proj.data(), T, pool);       // [T, E]
   add_rows(s.x.data(), s.proj.data(), T * E);
 }
 
@@ -157,7 +157,8 @@ void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, 
   const int64_t E = hp.n_embd;
   const int64_t first = all_logits ? 0 : n_tokens - 1;
   const int64_t rows = n_tokens - first;
-  rms_norm_rows(s.x.data() + first * E, w.output_norm, s.xn.data(), rows, E, hp.rms_eps);  // [rows, E]
+  rms_norm_rows(s.x.data() + first * E, w.output_norm, s.xn.data(), rows, E,
+                hp.rms_eps);                                          // [rows, E]
   kernels::matmul(w.output, s.xn.data(), logits.data(), rows, pool);  // [rows, V]
 }
 

@@ -69,11 +69,11 @@ struct LayerWeights {
 };
 
 struct DecoderWeights {
-  kernels::WeightView token_embd;  // [E, V]
+  kernels::WeightView token_embd;    // [E, V]
   std::vector<LayerWeights> layers;  // [L]
-  std::vector<float> output_norm;  // [E]
-  kernels::WeightView output;      // [E, V]; token_embd when the output is tied
-  std::vector<float> rope_freqs;   // [D/2] frequency divisors, empty when absent
+  std::vector<float> output_norm;    // [E]
+  kernels::WeightView output;        // [E, V]; token_embd when the output is tied
+  std::vector<float> rope_freqs;     // [D/2] frequency divisors, empty when absent
 };
 
 // What an architecture's tensors look like beyond the common decoder set.
@@ -93,8 +93,8 @@ Result<DecoderWeights> load_decoder_weights(const gguf::File& file, HParams& hp,
 // Checks everything forward() must reject before it touches the cache: an
 // empty batch, ids outside [0, V), a cache of another shape, a batch that does
 // not fit, a logits buffer that is too small.
-Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens,
-                          const KvCache& cache, std::span<const float> logits, bool all_logits);
+Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, const KvCache& cache,
+                          std::span<const float> logits, bool all_logits);
 
 // Activations of one forward call, sized for T tokens attending to n_kv
 // positions (cache plus batch).

@@ -25,17 +25,17 @@ namespace frugal::model {
 struct HParams {
   std::string arch;
   int64_t n_vocab = 0;
-  int64_t n_embd = 0;       // E
-  int64_t n_layer = 0;      // L
-  int64_t n_head = 0;       // H
-  int64_t n_head_kv = 0;    // Hkv
-  int64_t head_dim = 0;     // D
-  int64_t n_ff = 0;         // F
+  int64_t n_embd = 0;     // E
+  int64_t n_layer = 0;    // L
+  int64_t n_head = 0;     // H
+  int64_t n_head_kv = 0;  // Hkv
+  int64_t head_dim = 0;   // D
+  int64_t n_ff = 0;       // F
   int64_t n_ctx_train = 0;
   float rms_eps = 1e-6f;
   float rope_theta = 10000.0f;
-  bool rope_neox = false;   // pairs (i, i + D/2) instead of (2i, 2i + 1)
-  bool tied_output = false; // output projection reuses token_embd
+  bool rope_neox = false;    // pairs (i, i + D/2) instead of (2i, 2i + 1)
+  bool tied_output = false;  // output projection reuses token_embd
 };
 
 // Per-layer K and V for up to `capacity` positions, float32. K is stored after

@@ -1,10 +1,10 @@
 // Loading half of layers.h: hyperparameters from `<arch>.*` metadata and
 // weights by llama.cpp tensor name, each checked against the other.
-#include <cmath>
-#include <string>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <cmath>
+#include <string>
 
 #include "common/checked_math.h"
 #include "model/layers.h"
@@ -15,10 +15,10 @@ namespace {
 
 // Bounds far above any released model; they keep every product of sizes below
 // (e.g. T * H * D, L * C * Hkv * D for sane C) well inside int64.
-constexpr uint64_t kMaxDim = uint64_t{1} << 20;     // E, F, H*D
-constexpr uint64_t kMaxVocab = uint64_t{1} << 24;   // V
-constexpr uint64_t kMaxLayers = 1024;               // L
-constexpr uint64_t kMaxHeads = 1024;                // H, Hkv
+constexpr uint64_t kMaxDim = uint64_t{1} << 20;    // E, F, H*D
+constexpr uint64_t kMaxVocab = uint64_t{1} << 24;  // V
+constexpr uint64_t kMaxLayers = 1024;              // L
+constexpr uint64_t kMaxHeads = 1024;               // H, Hkv
 
 Result<int64_t> read_count(const gguf::File& f, const std::string& key, uint64_t max,
                            std::optional<int64_t> fallback) {
@@ -63,8 +63,8 @@ Result<HParams> read_decoder_hparams(const gguf::File& f, const std::string& arc
   FRUGAL_ASSIGN_OR_RETURN(hp.n_layer, read_count(f, p + "block_count", kMaxLayers, {}));
   FRUGAL_ASSIGN_OR_RETURN(hp.n_ff, read_count(f, p + "feed_forward_length", kMaxDim, {}));
   FRUGAL_ASSIGN_OR_RETURN(hp.n_head, read_count(f, p + "attention.head_count", kMaxHeads, {}));
-  FRUGAL_ASSIGN_OR_RETURN(
-      hp.n_head_kv, read_count(f, p + "attention.head_count_kv", kMaxHeads, hp.n_head));
+  FRUGAL_ASSIGN_OR_RETURN(hp.n_head_kv,
+                          read_count(f, p + "attention.head_count_kv", kMaxHeads, hp.n_head));
   FRUGAL_ASSIGN_OR_RETURN(hp.n_ctx_train,
                           read_count(f, p + "context_length", uint64_t{1} << 32, {}));
 
@@ -72,8 +72,8 @@ Result<HParams> read_decoder_hparams(const gguf::File& f, const std::string& arc
   std::optional<int64_t> default_head_dim;
   if (hp.n_embd % hp.n_head == 0) default_head_dim = hp.n_embd / hp.n_head;
   if (f.find(p + "attention.key_length") == nullptr && !default_head_dim) {
-    return make_error("model: '{}attention.head_count' = {} does not divide embedding_length {}",
-                      p, hp.n_head, hp.n_embd);
+    return make_error("model: '{}attention.head_count' = {} does not divide embedding_length {}", p,
+                      hp.n_head, hp.n_embd);
   }
   FRUGAL_ASSIGN_OR_RETURN(hp.head_dim,
                           read_count(f, p + "attention.key_length", kMaxDim, default_head_dim));
@@ -96,8 +96,10 @@ Result<HParams> read_decoder_hparams(const gguf::File& f, const std::string& arc
   FRUGAL_ASSIGN_OR_RETURN(int64_t rope_dim,
                           read_count(f, p + "rope.dimension_count", kMaxDim, hp.head_dim));
   if (rope_dim != hp.head_dim) {
-    return make_error("model: '{}rope.dimension_count' = {} != head_dim {} (partial RoPE is not "
-                      "supported)", p, rope_dim, hp.head_dim);
+    return make_error(
+        "model: '{}rope.dimension_count' = {} != head_dim {} (partial RoPE is not "
+        "supported)",
+        p, rope_dim, hp.head_dim);
   }
   FRUGAL_ASSIGN_OR_RETURN(hp.rms_eps,
                           read_positive_float(f, p + "attention.layer_norm_rms_epsilon", 1e-6f));
@@ -205,8 +207,8 @@ Result<DecoderWeights> load_decoder_weights(const gguf::File& file, HParams& hp,
     FRUGAL_ASSIGN_OR_RETURN(lw.wq, ld.matrix(b + "attn_q.weight", E, HD));
     FRUGAL_ASSIGN_OR_RETURN(lw.wk, ld.matrix(b + "attn_k.weight", E, KVD));
     FRUGAL_ASSIGN_OR_RETURN(lw.wv, ld.matrix(b + "attn_v.weight", E, KVD));
-    const bool has_bias = ld.has(b + "attn_q.bias") || ld.has(b + "attn_k.bias") ||
-                          ld.has(b + "attn_v.bias");
+    const bool has_bias =
+        ld.has(b + "attn_q.bias") || ld.has(b + "attn_k.bias") || ld.has(b + "attn_v.bias");
     if (opt.qkv_bias == Need::kAbsent && has_bias) {
       return make_error("model: tensor '{}attn_*.bias' is not used by architecture '{}'", b,
                         hp.arch);
