@@ -2,8 +2,8 @@
 // strings in tests/data/tokenizer/hf_golden.json, written by
 // tools/gen_tokenizer_golden.py from ../shared/testdata/tokenizers/{qwen2,llama3.1}
 // (qwen2 with the R1-distill added tokens of constructed-vocab-deepseek-r1-qwen.gguf).
-// Also llama.cpp's reference vectors for llama-bpe, and llama.cpp's own tokenizer (llama-cpp-python) on SmolLM2 when its golden
-// file and model are present.
+// Also llama.cpp's reference vectors for llama-bpe, and llama.cpp's own tokenizer
+// (llama-cpp-python) on SmolLM2 when its golden file and model are present.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,8 +16,8 @@
 #include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
 
-using frugal::tokenizer::TokenType;
 using frugal::tokenizer::Tokenizer;
+using frugal::tokenizer::TokenType;
 using frugal::tokenizer::Vocab;
 using nlohmann::json;
 
@@ -75,7 +75,8 @@ std::vector<std::pair<std::string, std::vector<int32_t>>> load_vectors(const std
   std::istringstream out(read_file(kShared + "/vectors/ggml-vocab-" + name + ".gguf.out"));
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::pair<std::string, std::vector<int32_t>>> cases;
-  for (size_t pos = 0, next; (next = inp.find(sep, pos)) != std::string::npos; pos = next + sep.size()) {
+  for (size_t pos = 0, next; (next = inp.find(sep, pos)) != std::string::npos;
+       pos = next + sep.size()) {
     cases.push_back({inp.substr(pos, next - pos), {}});
   }
   std::string line;
@@ -155,8 +156,8 @@ TEST_F(HfGolden, LlamaBpeReferenceVectors) {
 
 TEST_F(HfGolden, Llama3EndOfGeneration) {
   ASSERT_TRUE(llama3_);
-  EXPECT_TRUE(llama3_->is_eog(128009));  // <|eot_id|> (control, by text)
-  EXPECT_TRUE(llama3_->is_eog(128001));  // <|end_of_text|>
+  EXPECT_TRUE(llama3_->is_eog(128009));   // <|eot_id|> (control, by text)
+  EXPECT_TRUE(llama3_->is_eog(128001));   // <|end_of_text|>
   EXPECT_FALSE(llama3_->is_eog(128000));  // <|begin_of_text|>
   EXPECT_FALSE(llama3_->is_eog(128006));  // <|start_header_id|>
 }
@@ -171,7 +172,8 @@ TEST_F(HfGolden, HundredKilobytesIsFast) {
   for (const Tokenizer* tok : {qwen_, llama3_}) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto ids = tok->encode(text, false);
-    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
     std::printf("encode %zu bytes -> %zu ids: %.1f ms\n", text.size(), ids.size(), ms.count());
     // Generous: Release takes a few tens of ms; this also holds in Debug+ASan.
     EXPECT_LT(ms.count(), 20000.0);

@@ -32,11 +32,22 @@ bool valid_utf8(const std::string& s) {
     const unsigned char c = b(i);
     size_t n;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) { n = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+      n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else
+      return false;
     if (i + n > s.size()) return false;
     if (b(i + 1) < lo || b(i + 1) > hi) return false;
     for (size_t k = 2; k < n; ++k) {
@@ -56,8 +67,8 @@ class Stream : public ::testing::Test {
     auto t = Tokenizer::from_gguf(**f);
     ASSERT_TRUE(t.ok()) << t.error().message;
     tok_ = t->release();
-    golden_ = new json(json::parse(read_file(std::string(FRUGAL_TEST_DATA) +
-                                             "/tokenizer/hf_golden.json")));
+    golden_ = new json(
+        json::parse(read_file(std::string(FRUGAL_TEST_DATA) + "/tokenizer/hf_golden.json")));
   }
   static void TearDownTestSuite() {
     delete tok_;
@@ -122,7 +133,9 @@ TEST_F(Stream, BrokenSequenceBecomesReplacementCharacter) {
   ASSERT_TRUE(lead && a);
   StreamDecoder dec(*tok_);
   EXPECT_EQ(dec.push(*lead), "");
-  EXPECT_EQ(dec.push(*a), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(dec.push(*a),
+            "\xEF\xBF\xBD"
+            "a");
   EXPECT_EQ(dec.push(*lead), "");
   EXPECT_EQ(dec.flush(), "\xEF\xBF\xBD");
 }

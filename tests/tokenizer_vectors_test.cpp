@@ -12,8 +12,8 @@
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer.h"
 
-using frugal::tokenizer::TokenType;
 using frugal::tokenizer::Tokenizer;
+using frugal::tokenizer::TokenType;
 using frugal::tokenizer::Vocab;
 
 namespace {
@@ -90,9 +90,7 @@ class Vectors : public ::testing::Test {
   static void SetUpTestSuite() {
     qwen_ = load_gguf("constructed-vocab-deepseek-r1-qwen.gguf").release();
   }
-  static void TearDownTestSuite() {
-    delete qwen_;
-  }
+  static void TearDownTestSuite() { delete qwen_; }
   static Tokenizer* qwen_;
 };
 Tokenizer* Vectors::qwen_ = nullptr;
@@ -252,10 +250,16 @@ TEST(VocabValidation, CraftedGguf) {
       {"tokenizer.ggml.model", [](Writer& w) { w.set_u32("tokenizer.ggml.model", 1); }},
       {"tokenizer.ggml.tokens", [](Writer& w) { w.set_i32_array("tokenizer.ggml.tokens", {1}); }},
       {"tokenizer.ggml.merges", [](Writer& w) { w.set_i32_array("tokenizer.ggml.merges", {1}); }},
-      {"tokenizer.ggml.token_type", [](Writer& w) { w.set_i32_array("tokenizer.ggml.token_type", {1, 1}); }},
-      {"tokenizer.ggml.eos_token_id", [](Writer& w) { w.set_u32("tokenizer.ggml.eos_token_id", 5000); }},
-      {"tokenizer.ggml.bos_token_id", [](Writer& w) { w.set_string("tokenizer.ggml.bos_token_id", "x"); }},
-      {"tokenizer.ggml.add_bos_token", [](Writer& w) { w.set_u32("tokenizer.ggml.add_bos_token", 7); }},
+      {"tokenizer.ggml.token_type",
+       [](Writer& w) {
+         w.set_i32_array("tokenizer.ggml.token_type", {1, 1});
+       }},
+      {"tokenizer.ggml.eos_token_id",
+       [](Writer& w) { w.set_u32("tokenizer.ggml.eos_token_id", 5000); }},
+      {"tokenizer.ggml.bos_token_id",
+       [](Writer& w) { w.set_string("tokenizer.ggml.bos_token_id", "x"); }},
+      {"tokenizer.ggml.add_bos_token",
+       [](Writer& w) { w.set_u32("tokenizer.ggml.add_bos_token", 7); }},
       {"tokenizer.ggml.pre", [](Writer& w) { w.set_string("tokenizer.ggml.pre", "klingon"); }},
   };
   for (const BadCase& c : cases) {

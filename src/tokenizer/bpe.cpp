@@ -48,9 +48,7 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
   }
   struct Cand {
     int32_t rank, left, left_id, right_id;
-    bool operator>(const Cand& o) const {
-      return rank != o.rank ? rank > o.rank : left > o.left;
-    }
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
   };
   std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> q;
   const auto push_pair = [&](int32_t l) {

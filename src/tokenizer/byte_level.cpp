@@ -89,7 +89,9 @@ size_t utf8_valid_prefix(std::string_view s) {
   return i;
 }
 
-const std::string& byte_to_unicode(uint8_t byte) { return tables().byte_text[byte]; }
+const std::string& byte_to_unicode(uint8_t byte) {
+  return tables().byte_text[byte];
+}
 
 void append_byte_level(std::string_view bytes, std::string& out) {
   const Tables& t = tables();

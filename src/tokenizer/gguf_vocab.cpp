@@ -34,7 +34,8 @@ Status read_id(const gguf::File& f, const char* key, int32_t n_tokens, int32_t& 
   const gguf::Value* v = f.find(key);
   if (!v) return {};
   const std::optional<int64_t> id = v->as_int();
-  if (!id) return make_error("{}: expected an integer, got {}", key, gguf::value_type_name(v->type));
+  if (!id)
+    return make_error("{}: expected an integer, got {}", key, gguf::value_type_name(v->type));
   // Some converters write -1 (as a signed type) for "none".
   if (*id == -1) return {};
   if (*id < 0 || *id >= n_tokens) {

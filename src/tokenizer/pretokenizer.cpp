@@ -66,8 +66,13 @@ Result<PreTokenizerSpec> pre_tokenizer_spec(std::string_view pre) {
   } else if (pre == "gpt2" || pre == "gpt-2") {
     s.regexes = {kGpt2};
   } else if (pre == "deepseek-llm") {
-    s.regexes = {"[\r\n]", kDeepseekLetters, "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+", "\\s+$", kCjkHangul,
-                 "\\p{N}+"};
+    s.regexes = {
+        "[\r\n]",
+        kDeepseekLetters,
+        "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+        "\\s+$",
+        kCjkHangul,
+        "\\p{N}+"};
   } else if (pre == "deepseek-coder") {
     s.regexes = {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjkHangul, "\\p{N}"};
   } else if (pre == "default") {
@@ -169,10 +174,10 @@ void PreTokenizer::split_valid(std::string_view text, std::vector<std::string_vi
 std::string nfc_normalize(std::string_view text) {
   if (text.empty()) return {};
   utf8proc_uint8_t* dst = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                          static_cast<utf8proc_ssize_t>(text.size()), &dst,
-                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE |
-                                                                         UTF8PROC_COMPOSE));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                   static_cast<utf8proc_ssize_t>(text.size()), &dst,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   if (n < 0) {
     std::free(dst);
     return std::string(text);

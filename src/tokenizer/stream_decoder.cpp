@@ -13,10 +13,14 @@ bool incomplete_prefix(std::string_view s, size_t i) {
   const auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
   const uint8_t b0 = b(i);
   size_t len;
-  if (b0 >= 0xC2 && b0 <= 0xDF) len = 2;
-  else if (b0 >= 0xE0 && b0 <= 0xEF) len = 3;
-  else if (b0 >= 0xF0 && b0 <= 0xF4) len = 4;
-  else return false;
+  if (b0 >= 0xC2 && b0 <= 0xDF)
+    len = 2;
+  else if (b0 >= 0xE0 && b0 <= 0xEF)
+    len = 3;
+  else if (b0 >= 0xF0 && b0 <= 0xF4)
+    len = 4;
+  else
+    return false;
   const size_t have = s.size() - i;
   if (have >= len) return false;
   for (size_t k = 1; k < have; ++k) {
@@ -63,6 +67,8 @@ std::string StreamDecoder::push(int32_t id) {
   return drain(pending_, /*final=*/false);
 }
 
-std::string StreamDecoder::flush() { return drain(pending_, /*final=*/true); }
+std::string StreamDecoder::flush() {
+  return drain(pending_, /*final=*/true);
+}
 
 }  // namespace frugal::tokenizer

@@ -35,9 +35,9 @@ struct Tokenizer::Impl {
 namespace {
 
 bool is_eog_text(std::string_view t) {
-  static constexpr std::string_view kEnds[] = {
-      "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<｜end▁of▁sentence｜>", "<|endoftext|>",
-      "<|end_of_text|>"};
+  static constexpr std::string_view kEnds[] = {"<|im_end|>",    "<|eot_id|>",
+                                               "<|eom_id|>",    "<｜end▁of▁sentence｜>",
+                                               "<|endoftext|>", "<|end_of_text|>"};
   return std::find(std::begin(kEnds), std::end(kEnds), t) != std::end(kEnds);
 }
 
@@ -65,9 +65,10 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
     const char* field;
     int32_t id;
   };
-  for (const NamedId& f : {NamedId{"bos_token_id", v.bos}, NamedId{"eos_token_id", v.eos},
-                           NamedId{"eot_token_id", v.eot}, NamedId{"eom_token_id", v.eom},
-                           NamedId{"padding_token_id", v.pad}, NamedId{"unknown_token_id", v.unk}}) {
+  for (const NamedId& f :
+       {NamedId{"bos_token_id", v.bos}, NamedId{"eos_token_id", v.eos},
+        NamedId{"eot_token_id", v.eot}, NamedId{"eom_token_id", v.eom},
+        NamedId{"padding_token_id", v.pad}, NamedId{"unknown_token_id", v.unk}}) {
     if (f.id < -1 || f.id >= n) {
       return make_error("tokenizer.ggml.{}: {} out of range [0, {})", f.field, f.id, n);
     }
@@ -110,9 +111,10 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
     if (id >= 0) im.eog[id] = true;
   }
   for (auto& bucket : im.specials_by_byte) {
-    std::stable_sort(bucket.begin(), bucket.end(), [](const Impl::Special& a, const Impl::Special& b) {
-      return a.text.size() > b.text.size();
-    });
+    std::stable_sort(bucket.begin(), bucket.end(),
+                     [](const Impl::Special& a, const Impl::Special& b) {
+                       return a.text.size() > b.text.size();
+                     });
   }
   std::vector<int32_t> byte_ids(256, -1);
   for (int b = 0; b < 256; ++b) {
@@ -190,8 +192,12 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const 
   return out;
 }
 
-int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(impl_->pieces.size()); }
-const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
+int32_t Tokenizer::n_vocab() const {
+  return static_cast<int32_t>(impl_->pieces.size());
+}
+const Vocab& Tokenizer::vocab() const {
+  return impl_->vocab;
+}
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view piece_text) const {
   const auto it = impl_->token_ids.find(std::string(piece_text));
@@ -199,6 +205,8 @@ std::optional<int32_t> Tokenizer::find_token(std::string_view piece_text) const 
   return it->second;
 }
 
-bool Tokenizer::is_eog(int32_t id) const { return valid(id) && impl_->eog[id]; }
+bool Tokenizer::is_eog(int32_t id) const {
+  return valid(id) && impl_->eog[id];
+}
 
 }  // namespace frugal::tokenizer
