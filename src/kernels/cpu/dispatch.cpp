@@ -1,6 +1,11 @@
 #include "kernels/cpu/dispatch.h"
 
+#include <atomic>
+#include <string>
+
 #include "kernels/cpu/ref/vec_dot_ref.h"
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/avx2_table.h"
 #include "tensor/quant_rows.h"
 
 namespace frugal::kernels {
@@ -30,20 +35,70 @@ KernelTable make_ref_table() {
   return t;
 }
 
+// The tables this CPU can run, reference first and best last; built once,
+// after cpuid, and never changed.
+struct Registry {
+  KernelTable ref;
+  KernelTable avx2;
+  const KernelTable* tables[2] = {};
+  int count = 0;
+
+  Registry() : ref(make_ref_table()), avx2(ref) {
+    tables[count++] = &ref;
+    if (avx2::supported()) {
+      avx2 = make_avx2_table(ref);
+      tables[count++] = &avx2;
+    }
+  }
+};
+
+const Registry& registry() {
+  static const Registry r;
+  return r;
+}
+
+// Null until select_kernels() runs; then the chosen table.
+std::atomic<const KernelTable*> g_selected{nullptr};
+
 }  // namespace
 
 const KernelTable& ref_kernels() {
-  static const KernelTable table = make_ref_table();
-  return table;
+  return registry().ref;
 }
 
 const KernelTable& active_kernels() {
-  return ref_kernels();
+  const KernelTable* t = g_selected.load(std::memory_order_acquire);
+  if (t != nullptr) return *t;
+  const Registry& r = registry();
+  return *r.tables[r.count - 1];
 }
 
 std::span<const KernelTable* const> available_kernels() {
-  static const KernelTable* const tables[] = {&ref_kernels()};
-  return tables;
+  const Registry& r = registry();
+  return {r.tables, static_cast<size_t>(r.count)};
+}
+
+const KernelTable* find_kernels(std::string_view name) {
+  for (const KernelTable* t : available_kernels()) {
+    if (name == t->isa) return t;
+  }
+  return nullptr;
+}
+
+Status select_kernels(std::string_view name) {
+  if (name == "auto") {
+    g_selected.store(available_kernels().back(), std::memory_order_release);
+    return {};
+  }
+  const KernelTable* t = find_kernels(name);
+  if (t == nullptr) {
+    std::string have;
+    for (const KernelTable* k : available_kernels()) have += std::string(have.empty() ? "" : ", ") + k->isa;
+    return make_error("kernels '{}': not available on this CPU (available: auto, {})",
+                      std::string(name), have);
+  }
+  g_selected.store(t, std::memory_order_release);
+  return {};
 }
 
 }  // namespace frugal::kernels

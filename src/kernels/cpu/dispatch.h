@@ -1,12 +1,16 @@
-// The per-type kernel table matmul() runs through. Today it holds only the
-// scalar reference kernels (kernels/cpu/ref); ISA variants (AVX2, AVX-512 …)
-// will add tables of the same shape, and active_kernels() will pick one from
-// cpuid once at start-up. Tests loop over every table in available_kernels().
+// The per-type kernel tables matmul() runs through: the scalar reference
+// (kernels/cpu/ref, always present) and one per instruction set the CPU can
+// run (kernels/cpu/x86/: "avx2" = AVX2 + FMA + F16C). cpuid is read once, on
+// first use; active_kernels() is then the best table the CPU supports, unless
+// select_kernels() picked another. Tests loop over every table in
+// available_kernels(). Design: kernels/README.md.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
+#include "common/result.h"
 #include "gguf/ggml_type.h"
 
 namespace frugal::kernels {
@@ -16,11 +20,18 @@ namespace frugal::kernels {
 using VecDotFn = float (*)(const void* w_row, const void* act_row, int64_t n);
 // Converts n float activations into `act_type` format (n a block multiple).
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
+// The same dot for n_tokens (1..kDotTile) activation rows at once, the weight
+// row decoded once: y[t * y_stride] = dot(w_row, act + t * act_row_bytes, n).
+// Each token's result equals what `dot` returns for it, bit for bit.
+using VecDotTileFn = void (*)(const void* w_row, const void* act, uint64_t act_row_bytes,
+                              int64_t n, int n_tokens, float* y, int64_t y_stride);
+inline constexpr int kDotTile = 4;
 
 struct DotKernel {
   gguf::GgmlType act_type = gguf::GgmlType::F32;  // F32: activations used as they are
   QuantizeActFn quantize_act = nullptr;           // null when act_type is F32
   VecDotFn dot = nullptr;                         // null: weight type not supported
+  VecDotTileFn dot_tile = nullptr;                // null: matmul calls dot per token
 };
 
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know
@@ -37,9 +48,18 @@ struct KernelTable {
 };
 
 const KernelTable& ref_kernels();
-// The table chosen for this CPU (the reference one until SIMD tables exist).
+// The table matmul() uses: the best one this CPU runs, or the one picked by
+// select_kernels().
 const KernelTable& active_kernels();
-// Every table this CPU can run, reference first.
+// Every table this CPU can run, reference first, best last.
 std::span<const KernelTable* const> available_kernels();
+// The table named `name` ("ref", "avx2") if this CPU can run it, else null.
+const KernelTable* find_kernels(std::string_view name);
+// Makes the table named `name` active for the whole process ("auto": the
+// best one). Meant for the CLI/bench layer (e.g. an env var it reads) and
+// tests; fails, changing nothing, when the name is unknown or the CPU cannot
+// run that table. Safe to call from any thread; matmul calls already running
+// finish with the table they started with.
+Status select_kernels(std::string_view name);
 
 }  // namespace frugal::kernels

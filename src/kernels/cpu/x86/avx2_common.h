@@ -1,0 +1,93 @@
+// Helpers shared by the avx2_*.cpp files; include only from files compiled
+// with -mavx2 -mfma -mf16c. Everything here has internal linkage on purpose:
+// an out-of-line copy of an inline function compiled with AVX2 must never be
+// picked by the linker for a baseline file (it would fault on older CPUs).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace frugal::kernels::avx2 {
+namespace {
+
+// Arguments of one tile call, shapes as in avx2.h.
+struct TileArgs {
+  const uint8_t* w;  // one weight row
+  const uint8_t* a;  // [nt, stride bytes] activation rows
+  uint64_t stride;
+  int64_t n;         // elements per row
+  float* y;          // y[t * ys]
+  int64_t ys;
+};
+
+// Calls Kernel::run<NT> with NT = nt (1..4), so each tile size is its own
+// fully unrolled loop.
+template <class Kernel>
+void run_tile(const TileArgs& args, int nt) {
+  switch (nt) {
+    case 1:
+      Kernel::template run<1>(args);
+      break;
+    case 2:
+      Kernel::template run<2>(args);
+      break;
+    case 3:
+      Kernel::template run<3>(args);
+      break;
+    default:
+      Kernel::template run<4>(args);
+      break;
+  }
+}
+
+template <class Kernel>
+float run_one(const void* w, const void* a, int64_t n) {
+  float y = 0;
+  Kernel::template run<1>(TileArgs{static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a),
+                                   0, n, &y, 0});
+  return y;
+}
+
+inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+inline float half_to_float(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// 16 int16 pair sums -> 8 int32 lanes.
+inline __m256i sum_pairs_i16(__m256i v) {
+  return _mm256_madd_epi16(v, _mm256_set1_epi16(1));
+}
+
+// Signed int8 codes w times signed int8 activations a (a in [-127, 127], as
+// every Q8 activation quantizer produces; w may be -128) summed into 8 int32
+// lanes. maddubs wants an unsigned operand, so |w| carries w's sign over to a.
+// The int16 pair sums stay below 2 * 128 * 127 = 32512: no saturation.
+inline __m256i dot_i8(__m256i w, __m256i a) {
+  return sum_pairs_i16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)));
+}
+
+// Unsigned codes (at most 63) times signed activations: pair sums fit int16.
+inline __m256i dot_u8(__m256i w, __m256i a) {
+  return sum_pairs_i16(_mm256_maddubs_epi16(w, a));
+}
+
+}  // namespace
+}  // namespace frugal::kernels::avx2

@@ -1,0 +1,42 @@
+// cpuid leaf 1 (ECX: FMA bit 12, OSXSAVE 27, AVX 28, F16C 29), leaf 7 subleaf 0
+// (EBX: AVX2 bit 5) and XCR0 bits 1-2 (the OS saves XMM and YMM registers):
+// facts from the Intel SDM. A CPU may report AVX while the OS does not save
+// YMM state; such a CPU must be treated as having none of the AVX family.
+#include "kernels/cpu/x86/cpu_features.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+#include <cstdint>
+#endif
+
+namespace frugal::kernels::x86 {
+namespace {
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return f;
+  const bool osxsave = (ecx >> 27) & 1u;
+  const bool cpu_avx = (ecx >> 28) & 1u;
+  if (!osxsave || !cpu_avx) return f;
+  uint32_t xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & 0x6u) != 0x6u) return f;  // XMM (bit 1) and YMM (bit 2) state
+  f.avx = true;
+  f.fma = (ecx >> 12) & 1u;
+  f.f16c = (ecx >> 29) & 1u;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0) f.avx2 = (ebx >> 5) & 1u;
+#endif
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+}  // namespace frugal::kernels::x86
