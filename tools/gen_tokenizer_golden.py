@@ -181,7 +181,7 @@ def main():
         import llama_cpp
 
         llm = llama_cpp.Llama(model_path=args.smollm, vocab_only=True, verbose=False)
-        sm = [x for x in strings if "\u0000" not in x][:60]
+        sm = [x for x in strings if "\u0000" not in x][::4]
         ids = [llm.tokenize(x.encode("utf-8"), add_bos=False, special=False) for x in sm]
         with open(os.path.join(OUT_DIR, "smollm_golden.json"), "w", encoding="utf-8") as f:
             json.dump({"generator": "tools/gen_tokenizer_golden.py --smollm",
