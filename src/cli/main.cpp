@@ -1,8 +1,10 @@
 // frugal: run R1-family reasoning models on your own CPU.
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "cli/commands.h"
+#include "kernels/cpu/dispatch.h"
 
 #ifndef FRUGAL_VERSION
 #define FRUGAL_VERSION "0.1.0"
@@ -29,6 +31,12 @@ int main(int argc, char** argv) {
       "  frugal info model.gguf                      architecture, quantization, metadata\n"
       "  frugal tokenize model.gguf \"Hello world\"    token ids\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
+
+  // FRUGAL_KERNELS=ref|avx2|auto forces a kernel table (A/B checks, bisecting
+  // a numeric difference); read here, never inside the kernels.
+  if (const char* isa = std::getenv("FRUGAL_KERNELS"); isa != nullptr && *isa != '\0') {
+    if (auto st = frugal::kernels::select_kernels(isa); !st.ok()) return fail(st.error().message);
+  }
 
   std::map<CLI::App*, Action> actions;
   auto reg = [&](Action (*add)(CLI::App&)) {
