@@ -194,7 +194,8 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
     for (int64_t tk = 0; tk < max_tok; ++tk) {
       for (int64_t o = 0; o < n_out; ++o) {
         double m = 0;
-        for (int64_t i = 0; i < n_in; ++i) m += std::fabs(double{wf[o * n_in + i]} * xa[tk * n_in + i]);
+        for (int64_t i = 0; i < n_in; ++i)
+          m += std::fabs(double{wf[o * n_in + i]} * xa[tk * n_in + i]);
         mag[tk * n_out + o] = m;
       }
     }

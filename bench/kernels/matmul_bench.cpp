@@ -30,11 +30,19 @@ namespace {
 // Offsets of the f16 scale fields in one block (tensor/blocks.h).
 std::vector<int> f16_fields(GgmlType t) {
   switch (t) {
-    case GgmlType::Q4_0: case GgmlType::Q5_0: case GgmlType::Q8_0: return {0};
-    case GgmlType::Q4_1: case GgmlType::Q5_1: case GgmlType::Q4_K: case GgmlType::Q5_K:
+    case GgmlType::Q4_0:
+    case GgmlType::Q5_0:
+    case GgmlType::Q8_0:
+      return {0};
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_1:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
       return {0, 2};
-    case GgmlType::Q6_K: return {208};
-    default: return {};
+    case GgmlType::Q6_K:
+      return {208};
+    default:
+      return {};
   }
 }
 
@@ -75,13 +83,14 @@ int main(int argc, char** argv) {
     types.clear();
     for (int i = 1; i < argc; ++i) {
       for (uint32_t id = 0; id < kernels::kKernelTypeSlots; ++id) {
-        if (gguf::type_name(static_cast<GgmlType>(id)) == argv[i]) types.push_back(static_cast<GgmlType>(id));
+        if (gguf::type_name(static_cast<GgmlType>(id)) == argv[i])
+          types.push_back(static_cast<GgmlType>(id));
       }
     }
   }
   const int64_t shapes[][2] = {{896, 896}, {896, 4864}, {4864, 896}, {896, 151936}};
-  std::printf("%-5s %-12s %-5s %3s | %12s %12s | %14s %14s\n", "type", "n_in x n_out", "isa",
-              "thr", "T=1 ms", "T=1 GB/s", "T=16 ms", "T=16 GFLOP/s");
+  std::printf("%-5s %-12s %-5s %3s | %12s %12s | %14s %14s\n", "type", "n_in x n_out", "isa", "thr",
+              "T=1 ms", "T=1 GB/s", "T=16 ms", "T=16 GFLOP/s");
   for (GgmlType t : types) {
     for (const auto& s : shapes) {
       const int64_t n_in = s[0], n_out = s[1];

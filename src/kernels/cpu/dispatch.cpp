@@ -93,7 +93,8 @@ Status select_kernels(std::string_view name) {
   const KernelTable* t = find_kernels(name);
   if (t == nullptr) {
     std::string have;
-    for (const KernelTable* k : available_kernels()) have += std::string(have.empty() ? "" : ", ") + k->isa;
+    for (const KernelTable* k : available_kernels())
+      have += std::string(have.empty() ? "" : ", ") + k->isa;
     return make_error("kernels '{}': not available on this CPU (available: auto, {})",
                       std::string(name), have);
   }

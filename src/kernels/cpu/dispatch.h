@@ -23,8 +23,8 @@ using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
 // The same dot for n_tokens (1..kDotTile) activation rows at once, the weight
 // row decoded once: y[t * y_stride] = dot(w_row, act + t * act_row_bytes, n).
 // Each token's result equals what `dot` returns for it, bit for bit.
-using VecDotTileFn = void (*)(const void* w_row, const void* act, uint64_t act_row_bytes,
-                              int64_t n, int n_tokens, float* y, int64_t y_stride);
+using VecDotTileFn = void (*)(const void* w_row, const void* act, uint64_t act_row_bytes, int64_t n,
+                              int n_tokens, float* y, int64_t y_stride);
 inline constexpr int kDotTile = 4;
 
 struct DotKernel {

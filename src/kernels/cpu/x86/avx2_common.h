@@ -16,8 +16,8 @@ struct TileArgs {
   const uint8_t* w;  // one weight row
   const uint8_t* a;  // [nt, stride bytes] activation rows
   uint64_t stride;
-  int64_t n;         // elements per row
-  float* y;          // y[t * ys]
+  int64_t n;  // elements per row
+  float* y;   // y[t * ys]
   int64_t ys;
 };
 
@@ -44,8 +44,8 @@ void run_tile(const TileArgs& args, int nt) {
 template <class Kernel>
 float run_one(const void* w, const void* a, int64_t n) {
   float y = 0;
-  Kernel::template run<1>(TileArgs{static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a),
-                                   0, n, &y, 0});
+  Kernel::template run<1>(
+      TileArgs{static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), 0, n, &y, 0});
   return y;
 }
 

@@ -49,8 +49,9 @@ void k4_family(const TileArgs& p, Codes codes) {
     uint8_t sc[8], mn[8];
     unpack_k4_scales(x[i].scales, sc, mn);
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
-    const __m256i mins16 = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
-                                             mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+    const __m256i mins16 =
+        _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3], mn[4], mn[4],
+                          mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {

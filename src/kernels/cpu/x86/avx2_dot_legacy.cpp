@@ -35,10 +35,10 @@ inline __m256i fifth_bits(const uint8_t* p) {
   uint32_t bits;
   std::memcpy(&bits, p, 4);
   // Byte j takes byte j / 8 of `bits` (each 128-bit lane holds all 4 bytes).
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(bits)),
-      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
-                         0x0303030303030303));
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                          _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                             0x0202020202020202, 0x0303030303030303));
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
   const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
@@ -57,8 +57,8 @@ void q8_0_partner(const TileArgs& p, Decode decode) {
     for (int t = 0; t < NT; ++t) {
       const auto* y = reinterpret_cast<const BlockQ8_0*>(p.a + t * p.stride) + i;
       const __m256i s = dot_i8(q, load256(y->qs));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half_to_float(y->d)), _mm256_cvtepi32_ps(s),
-                               acc[t]);
+      acc[t] =
+          _mm256_fmadd_ps(_mm256_set1_ps(dw * half_to_float(y->d)), _mm256_cvtepi32_ps(s), acc[t]);
     }
   }
   for (int t = 0; t < NT; ++t) p.y[t * p.ys] = hsum_ps(acc[t]);

@@ -98,7 +98,8 @@ void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_K*>(dst);
   for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
     __m256 vmax = _mm256_setzero_ps();
-    for (int k = 0; k < kQKK / 8; ++k) vmax = _mm256_max_ps(vmax, abs_ps(_mm256_loadu_ps(x + 8 * k)));
+    for (int k = 0; k < kQKK / 8; ++k)
+      vmax = _mm256_max_ps(vmax, abs_ps(_mm256_loadu_ps(x + 8 * k)));
     const float amax = hmax_ps(vmax);
     if (amax == 0.0f) {
       std::memset(&b[i], 0, sizeof(BlockQ8_K));
@@ -108,8 +109,8 @@ void quantize_row_q8_k(const float* x, void* dst, int64_t n) {
     float max = amax;
     const __m256 vamax = _mm256_set1_ps(amax);
     for (int k = 0; k < kQKK / 8; ++k) {
-      const int hit = _mm256_movemask_ps(
-          _mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + 8 * k)), vamax, _CMP_EQ_OQ));
+      const int hit =
+          _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + 8 * k)), vamax, _CMP_EQ_OQ));
       if (hit != 0) {
         max = x[8 * k + __builtin_ctz(static_cast<unsigned>(hit))];
         break;

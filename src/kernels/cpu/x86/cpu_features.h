@@ -7,7 +7,7 @@
 namespace frugal::kernels::x86 {
 
 struct CpuFeatures {
-  bool avx = false;   // CPU has AVX and the OS saves YMM state
+  bool avx = false;  // CPU has AVX and the OS saves YMM state
   bool avx2 = false;
   bool fma = false;
   bool f16c = false;
