@@ -24,9 +24,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import fetch_models  # noqa: E402
 
-# Plain-text prompts (continued as text) and chat prompts (rendered with the
-# model's template by frugal's test, given here already rendered as text so the
-# reference does not depend on our renderer; special tokens are parsed).
+# A fixed pool of plain-text prompts (continued as text) and chat prompts
+# (already rendered as ChatML text, special tokens parsed, so the reference
+# does not depend on our renderer). Per model, the first N_KEEP prompts of the
+# pool whose greedy path has no near-tie in the first MIN_MARGIN_TOKENS steps
+# (the reference's own top-2 logit gap >= MIN_MARGIN) are kept. The rule looks
+# only at the reference: at a near-tie llama.cpp itself flips with its own
+# settings (its F16 vs F32 KV cache moves logits by ~0.1), so no engine can be
+# required to agree there.
+N_KEEP = 5
+MIN_MARGIN = 0.15
+MIN_MARGIN_TOKENS = 32
 PROMPTS = [
     ("text", "The capital of France is"),
     ("text", "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"),
@@ -34,6 +42,22 @@ PROMPTS = [
     ("chatml", "<|im_start|>user\nWhat is 17 * 23? Think step by step.<|im_end|>\n<|im_start|>assistant\n"),
     ("chatml", "<|im_start|>system\nYou are a concise assistant.<|im_end|>\n<|im_start|>user\n"
                "Name three primary colors.<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "The three laws of thermodynamics are"),
+    ("text", "import numpy as np\n\n# Compute the mean of a list\ndef mean(xs):\n"),
+    ("text", "Water boils at 100 degrees Celsius at sea level because"),
+    ("chatml", "<|im_start|>user\nWhat is the capital of Japan?<|im_end|>\n<|im_start|>assistant\n"),
+    ("chatml", "<|im_start|>user\nWrite a haiku about autumn leaves.<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "1, 2, 3, 4, 5, 6, 7, 8,"),
+    ("chatml", "<|im_start|>user\nExplain photosynthesis in one sentence.<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "The quick brown fox"),
+    ("chatml", "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"),
+    ("chatml", "<|im_start|>user\nTranslate 'thank you' into French.<|im_end|>\n<|im_start|>assistant\n"),
+    ("chatml", "<|im_start|>user\nWhat color is the sky on a clear day?<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "Monday, Tuesday, Wednesday,"),
+    ("chatml", "<|im_start|>user\nWho wrote Romeo and Juliet?<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "A, B, C, D, E,"),
+    ("chatml", "<|im_start|>user\nHow many legs does a spider have?<|im_end|>\n<|im_start|>assistant\n"),
+    ("text", "def add(a, b):\n    return"),
 ]
 
 
@@ -61,13 +85,20 @@ def main():
     args = ap.parse_args()
     for name in args.models:
         path = fetch_models.fetch(name)
-        llm = llama_cpp.Llama(model_path=path, n_ctx=1024, n_threads=2, n_batch=512,
-                              logits_all=False, verbose=False, seed=0)
+        # logits_all: this llama-cpp-python fills `scores` only for rows that
+        # were requested; asking for all keeps every step's row available.
+        # F32 KV cache and no flash attention: the configuration that
+        # corresponds to frugal's engine (float32 K/V, plain softmax attention).
+        llm = llama_cpp.Llama(model_path=path, n_ctx=512, n_threads=2, n_batch=512,
+                              logits_all=True, verbose=False, seed=0,
+                              type_k=0, type_v=0, flash_attn=False)
         add_bos = llm._model.add_bos_token() if hasattr(llm._model, "add_bos_token") else False
         cases = []
         for kind, text in PROMPTS:
             ids = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=(kind == "chatml"))
             gen, margins = greedy(llm, ids, args.tokens)
+            if min(margins[:MIN_MARGIN_TOKENS]) < MIN_MARGIN or len(cases) >= N_KEEP:
+                continue
             cases.append({"kind": kind, "text": text, "parse_special": kind == "chatml",
                           "prompt_ids": ids, "greedy_ids": gen,
                           "top2_margins": [round(m, 4) for m in margins]})
@@ -77,6 +108,9 @@ def main():
             "sha256": fetch_models.MODELS[name][1],
             "reference": f"llama-cpp-python {llama_cpp.__version__}",
             "n_tokens": args.tokens,
+            "selection": f"first {N_KEEP} of the pool with top-2 margin >= {MIN_MARGIN} "
+                         f"over the first {MIN_MARGIN_TOKENS} tokens",
+            "llama_settings": "n_ctx 512, type_k/type_v F32, flash_attn off, greedy argmax",
             "add_bos": bool(add_bos),
             "cases": cases,
         }
