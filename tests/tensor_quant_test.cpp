@@ -5,6 +5,10 @@
 // cannot quantize, are compared bit-exact with ggml's own reference C
 // quantizers (libggml-base from llama-cpp-python, called by the same script),
 // and additionally checked by round-trip error bounds and format invariants.
+// The matmul activation quantizers quantize_act_q8_{0,1} are compared
+// bit-exact with what llama.cpp's x86 CPU backend runs (from_float of
+// libggml-cpu's type traits, same script), which differs from ggml's scalar
+// reference on ties and on 127/amax vs 1/(amax/127).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -167,6 +171,52 @@ TEST(QuantizeQ8K, InvariantsOfActivationFormat) {
       ASSERT_LE(std::fabs(q[b].d * q[b].qs[e] - x[b * 256 + e]), std::fabs(q[b].d) * 0.5f + 1e-6f);
     }
   }
+}
+
+// llama.cpp's x86 backend quantizes matmul activations with its AVX2 routines,
+// not the _ref ones; quantize_act_q8_{0,1} must give the same bytes.
+TEST(QuantizeActivations, MatchGgmlX86FromFloat) {
+  const auto x = read_floats("act_input.f32");
+  ASSERT_EQ(x.size(), 2048u);
+  const int64_t n = static_cast<int64_t>(x.size());
+  struct Case {
+    const char* golden;
+    void (*act)(const float*, void*, int64_t);
+    void (*scalar_ref)(const float*, void*, int64_t);
+  };
+  for (const Case& c : {Case{"Q8_0.act.bin", quantize_act_q8_0, quantize_row_q8_0},
+                        Case{"Q8_1.act.bin", quantize_act_q8_1, quantize_row_q8_1}}) {
+    const auto want = read_file(c.golden);
+    std::vector<uint8_t> got(want.size(), 0xAB), scalar(want.size(), 0xCD);
+    c.act(x.data(), got.data(), n);
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << c.golden << " byte " << i;
+    // The input's tie blocks must tell the two roundings apart, or this test
+    // would not pin down which one we implement.
+    c.scalar_ref(x.data(), scalar.data(), n);
+    EXPECT_NE(scalar, want) << c.golden;
+  }
+}
+
+TEST(QuantizeActivations, TiesRoundToEven) {
+  float x[32] = {};
+  x[0] = 127.0f;  // id = 127 / 127 = 1: the codes are x itself, rounded
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 3.5f;
+  x[4] = 0.5f;
+  x[5] = -1.5f;
+  BlockQ8_0 b;
+  quantize_act_q8_0(x, &b, 32);
+  EXPECT_EQ(b.qs[0], 127);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], -2);
+  EXPECT_EQ(b.qs[3], 4);
+  EXPECT_EQ(b.qs[4], 0);
+  EXPECT_EQ(b.qs[5], -2);
+  BlockQ8_1 b1;
+  quantize_act_q8_1(x, &b1, 32);
+  EXPECT_EQ(std::memcmp(b1.qs, b.qs, 32), 0);
+  EXPECT_EQ(fp16_to_fp32(b1.s), (127 + 2 - 2 + 4 + 0 - 2) * fp16_to_fp32(b1.d));
 }
 
 // Q8_1 shares Q8_0's quantizer (checked against gguf-py above) and adds s.

@@ -13,8 +13,15 @@ With --ggml-lib PATH/libggml-base.so (the library llama-cpp-python builds and
 ships; llama_cpp/lib/ in its install), also, through ctypes, the quantizers
 gguf-py lacks, from ggml's reference C functions quantize_row_<t>_ref:
   Q4_K.q.bin Q6_K.q.bin (weights), Q8_K.q.bin Q8_1.q.bin (activations), of input.f32
+With --ggml-cpu-lib PATH/libggml-cpu.so (same install), also the activation
+quantizers llama.cpp's CPU backend really runs before a quantized matmul
+(ggml_get_type_traits_cpu(t)->from_float; on an AVX2 build these are the x86
+routines, which round differently from the _ref ones):
+  act_input.f32   2048 floats: random blocks, and blocks full of exact ties
+  Q8_0.act.bin Q8_1.act.bin   from_float of act_input.f32
 
-Run:  ~/.cache/frugal/pyref/bin/python tools/gen_quant_golden.py [--ggml-lib PATH] [--ggml-note TEXT]
+Run:  ~/.cache/frugal/pyref/bin/python tools/gen_quant_golden.py [--ggml-lib PATH]
+          [--ggml-cpu-lib PATH] [--ggml-note TEXT]
 """
 import os
 import sys
@@ -68,8 +75,38 @@ def ggml_quantize(lib_path, x, written):
         written.append(fname)
 
 
+def ggml_cpu_activations(lib_path, written):
+    import ctypes
+    lib = ctypes.CDLL(lib_path)
+    lib.ggml_cpu_init.restype = None
+    lib.ggml_cpu_init()
+    lib.ggml_get_type_traits_cpu.restype = ctypes.c_void_p
+    lib.ggml_get_type_traits_cpu.argtypes = [ctypes.c_int]
+    rng = np.random.default_rng(20240602)  # own stream: the other files stay as they were
+    x = (rng.standard_normal(2048) * rng.uniform(0.01, 2.0, size=2048)).astype("<f4")
+    # Blocks whose absmax is 127 (so 127/amax == 1) holding half-integers: every
+    # one is a tie, which round-half-even and round-half-away settle differently.
+    for b in range(8, 24):
+        blk = (rng.integers(-253, 254, size=32) * 0.5).astype("<f4")
+        blk[rng.integers(0, 32)] = 127.0 * rng.choice([-1.0, 1.0])
+        x[32 * b:32 * b + 32] = blk * np.float32(2.0 ** (b % 5 - 2))  # power-of-2 scales keep ties
+    x[1024:1056] = 0.0  # an all-zero block
+    x.tofile(os.path.join(OUT, "act_input.f32"))
+    written.append("act_input.f32")
+    FromFloat = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+    for name, type_id, tsize in [("Q8_0", 8, 34), ("Q8_1", 9, 36)]:
+        traits = lib.ggml_get_type_traits_cpu(type_id)
+        from_float = FromFloat(ctypes.c_void_p.from_address(traits).value)  # first field
+        out = np.zeros(x.size // 32 * tsize, dtype=np.uint8)
+        from_float(x.ctypes.data, out.ctypes.data, x.size)
+        out.tofile(os.path.join(OUT, f"{name}.act.bin"))
+        written.append(f"{name}.act.bin")
+
+
 def main():
     ggml_lib = sys.argv[sys.argv.index("--ggml-lib") + 1] if "--ggml-lib" in sys.argv else None
+    ggml_cpu_lib = (sys.argv[sys.argv.index("--ggml-cpu-lib") + 1]
+                    if "--ggml-cpu-lib" in sys.argv else None)
     ggml_note = sys.argv[sys.argv.index("--ggml-note") + 1] if "--ggml-note" in sys.argv else ""
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(20240601)
@@ -106,6 +143,8 @@ def main():
     np.asarray(gguf.quants.quantize(fbits, T.BF16)).view(np.uint8).tofile(
         os.path.join(OUT, "BF16.q.bin"))
     written += ["fbits.f32", "F16.q.bin", "BF16.q.bin"]
+    if ggml_cpu_lib:
+        ggml_cpu_activations(ggml_cpu_lib, written)
 
     from importlib.metadata import version
     with open(os.path.join(OUT, "README.md"), "w") as f:
@@ -115,6 +154,9 @@ def main():
         if ggml_lib:
             f.write(f"Q4_K/Q6_K/Q8_K/Q8_1 .q.bin: ggml's quantize_row_*_ref via ctypes from "
                     f"libggml-base.so {ggml_note}.\n")
+        if ggml_cpu_lib:
+            f.write(f"Q8_0/Q8_1 .act.bin: from_float of ggml_get_type_traits_cpu via ctypes from "
+                    f"libggml-cpu.so (x86 AVX2 build) {ggml_note}.\n")
         f.write("Read by `tests/tensor_quant_test.cpp`; see the script's docstring for the layout.\n\n")
         f.write("Files: " + ", ".join(written) + "\n")
     print("wrote", len(written), "files to", OUT)

@@ -248,4 +248,39 @@ void quantize_row_q8_1(const float* x, void* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// One block of quantize_act_q8_{0,1}; returns d, stores the codes and their sum.
+float act_q8_block(const float* x, int8_t* qs, int* sum) {
+  const float amax = absmax(x, kQK);
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  *sum = 0;
+  for (int j = 0; j < kQK; ++j) {
+    // std::nearbyint under the default rounding mode: half to even.
+    qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    *sum += qs[j];
+  }
+  return amax / 127.0f;
+}
+
+}  // namespace
+
+void quantize_act_q8_0(const float* x, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    int sum;
+    b[i].d = fp32_to_fp16(act_q8_block(x, b[i].qs, &sum));
+  }
+}
+
+void quantize_act_q8_1(const float* x, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    int sum;
+    const float d = act_q8_block(x, b[i].qs, &sum);
+    b[i].d = fp32_to_fp16(d);
+    b[i].s = fp32_to_fp16(static_cast<float>(sum) * d);
+  }
+}
+
 }  // namespace frugal::tensor

@@ -47,4 +47,14 @@ void quantize_row_q4_k(const float* src, void* dst, int64_t n);
 void quantize_row_q6_k(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);
 
+// Q8_0/Q8_1 as llama.cpp's x86 CPU backend quantizes matmul activations
+// (ggml's AVX/AVX2 from_float), which is not ggml's scalar reference above:
+// the codes are x * (127 / amax) rounded half to even, where the reference
+// uses x * (1 / (amax / 127)) rounded half away from zero. The two disagree on
+// a few codes per thousand activations, and those flips grow through the
+// layers into logit differences of ~1 on small models, so the matmul kernels
+// use these. d (and Q8_1's s) are the same in both.
+void quantize_act_q8_0(const float* src, void* dst, int64_t n);
+void quantize_act_q8_1(const float* src, void* dst, int64_t n);
+
 }  // namespace frugal::tensor

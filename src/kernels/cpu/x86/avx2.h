@@ -53,7 +53,8 @@ void tile_q5_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
 void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
                     int64_t ys);
 
-// Activation quantizers, byte-identical to tensor::quantize_row_q8_{0,1,k}.
+// Activation quantizers, byte-identical to tensor::quantize_act_q8_{0,1} and
+// tensor::quantize_row_q8_k.
 void quantize_row_q8_0(const float* x, void* dst, int64_t n);
 void quantize_row_q8_1(const float* x, void* dst, int64_t n);
 void quantize_row_q8_k(const float* x, void* dst, int64_t n);

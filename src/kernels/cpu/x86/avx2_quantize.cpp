@@ -1,8 +1,8 @@
 // AVX2 activation quantizers. Their output must be byte-identical to
-// tensor::quantize_row_q8_{0,1,k} (tests/kernels_simd_test.cpp checks it), so
-// each float step is the reference's step: the same products x * id, the same
-// rounding (std::round, half away from zero, for Q8_0/Q8_1; nearest, ties to
-// even, for Q8_K), the same scalar scale arithmetic. Max and integer sums are
+// tensor::quantize_act_q8_{0,1} and tensor::quantize_row_q8_k
+// (tests/kernels_simd_test.cpp checks it), so each float step is the
+// reference's step: the same products x * id, the same rounding (nearest, ties
+// to even, for all three), the same scalar scale arithmetic. Max and integer sums are
 // order-independent, so those are free to use SIMD reductions.
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -33,16 +33,6 @@ inline float hmax_ps(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// std::round: trunc(v), plus sign(v) when the dropped fraction is >= 0.5.
-// v - trunc(v) is exact for every float, so this is the reference's rounding.
-inline __m256i round_half_away(__m256 v) {
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 frac = abs_ps(_mm256_sub_ps(v, t));
-  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
-  const __m256 bump = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
-  return _mm256_cvttps_epi32(_mm256_add_ps(t, bump));
-}
-
 // 4 x 8 int32 (elements 0..31 in order, each in int8 range) -> 32 int8 in order.
 inline __m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
   const __m256i ab = _mm256_packs_epi32(a, b);  // per lane: a0-3 b0-3 | a4-7 b4-7
@@ -60,11 +50,14 @@ inline float q8_block(const float* x, int8_t* qs, int32_t* sum) {
     v[k] = _mm256_loadu_ps(x + 8 * k);
     amax = _mm256_max_ps(amax, abs_ps(v[k]));
   }
-  const float d = hmax_ps(amax) / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const float max = hmax_ps(amax);
+  const float d = max / 127.0f;
+  const float id = max != 0.0f ? 127.0f / max : 0.0f;
   const __m256 vid = _mm256_set1_ps(id);
   __m256i q[4];
-  for (int k = 0; k < 4; ++k) q[k] = round_half_away(_mm256_mul_ps(v[k], vid));
+  for (int k = 0; k < 4; ++k)
+    q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
   *sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
   return d;
