@@ -1,8 +1,8 @@
 // Row-wise float32 ops. Numerics chosen to match ggml where it matters for
 // agreement with llama.cpp: rms_norm sums squares in double; softmax sums
-// exponentials in double; rope angles are computed in double from the closed
-// form (ggml multiplies up a float power instead, which drifts by a few ulp at
-// high dimensions — we prefer the exact value and accept that tiny difference).
+// exponentials in double; rope angles are built in float by repeated
+// multiplication and the rotation rounded as fma, exactly as ggml's x86 build
+// does (tests/kernels_ops_test.cpp holds it bit-exact to ggml_rope_ext).
 #include "kernels/cpu/ops.h"
 
 #include <algorithm>
@@ -22,19 +22,24 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
 void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
           const float* freq_factors) {
   const int64_t half = head_dim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    // theta_i = pos * base^(-2i / D), divided by the pair's frequency factor.
-    double angle = static_cast<double>(pos) *
-                   std::pow(static_cast<double>(theta),
-                            -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-    if (freq_factors != nullptr) angle /= static_cast<double>(freq_factors[i]);
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
+  // theta_i = pos * base^(-2i / D), divided by the pair's frequency factor.
+  // Built up by one float multiplication per pair, in float, as ggml does:
+  // the closed form in double differs by a few ulp, and those ulps, fed
+  // through Q8 activation rounding in later layers, grow into visible logit
+  // differences from llama.cpp.
+  const float step = std::pow(theta, -2.0f / static_cast<float>(head_dim));
+  float angle_i = static_cast<float>(pos);
+  for (int64_t i = 0; i < half; ++i, angle_i *= step) {
+    const float angle = freq_factors != nullptr ? angle_i / freq_factors[i] : angle_i;
+    const float c = std::cos(angle);
+    const float s = std::sin(angle);
     const int64_t a = neox ? i : 2 * i;  // first element of the pair
     const int64_t b = neox ? i + half : 2 * i + 1;
     const float x0 = x[a], x1 = x[b];
-    x[a] = x0 * c - x1 * s;
-    x[b] = x0 * s + x1 * c;
+    // Rounded as llama.cpp's x86 build rounds them: its compiler contracts
+    // x0*c - x1*s into fma(x0, c, -(x1*s)) (and likewise the second line).
+    x[a] = std::fma(x0, c, -(x1 * s));
+    x[b] = std::fma(x0, s, x1 * c);
   }
 }
 
