@@ -13,6 +13,7 @@ using Action = std::function<int()>;
 Action add_run_command(CLI::App& app);
 Action add_info_command(CLI::App& app);
 Action add_tokenize_command(CLI::App& app);
+Action add_serve_command(CLI::App& app);
 
 // Prints "frugal: <message>" to stderr; returns the exit code for failures.
 int fail(const std::string& message);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       "  frugal run model.gguf                       interactive chat (/exit to quit)\n"
       "  frugal info model.gguf                      architecture, quantization, metadata\n"
       "  frugal tokenize model.gguf \"Hello world\"    token ids\n"
+      "  frugal serve model.gguf --port 8080         OpenAI-compatible HTTP API\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
 
   // FRUGAL_KERNELS=ref|avx2|auto forces a kernel table (A/B checks, bisecting
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   reg(add_run_command);
   reg(add_info_command);
   reg(add_tokenize_command);
+  reg(add_serve_command);
 
   try {
     app.parse(argc, argv);

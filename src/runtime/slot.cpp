@@ -1,0 +1,163 @@
+#include "runtime/slot.h"
+
+#include <algorithm>
+
+namespace frugal::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+Slot::Slot(const Engine& engine, int64_t prefill_chunk)
+    : engine_(engine),
+      prefill_chunk_(std::max<int64_t>(1, prefill_chunk)),
+      cache_(engine.model().hparams(), engine.n_ctx()),
+      logits_(static_cast<size_t>(engine.model().hparams().n_vocab)) {}
+
+size_t Slot::common_prefix(std::span<const int32_t> prompt) const {
+  size_t common = 0;
+  while (common < history_.size() && common < prompt.size() && history_[common] == prompt[common])
+    ++common;
+  return common;
+}
+
+Status Slot::start(const GenerateRequest& req) {
+  FRUGAL_TRY(req.sampling.validate());
+  const auto& tok = engine_.tokenizer();
+  const int64_t n_ctx = engine_.n_ctx();
+  const int64_t n_prompt = static_cast<int64_t>(req.prompt.size());
+  if (n_prompt == 0) return make_error("the prompt is empty");
+  if (n_prompt >= n_ctx)
+    return make_error("the prompt is {} tokens but the context holds {}", n_prompt, n_ctx);
+  for (int32_t id : req.prompt)
+    if (!tok.valid(id)) return make_error("prompt token id {} is outside the vocabulary", id);
+  if (req.max_tokens < -1) return make_error("max_tokens must be >= -1, got {}", req.max_tokens);
+
+  t0_ = Clock::now();
+  // Reuse the cached prefix; at least one token must run to produce logits.
+  size_t common = common_prefix(req.prompt);
+  if (common == req.prompt.size()) --common;
+  cache_.n_past = static_cast<int64_t>(common);
+  history_.resize(common);
+
+  prompt_ = req.prompt;
+  prompt_pos_ = common;
+  max_tokens_ = req.max_tokens;
+  n_generated_ = 0;
+  n_injected_ = 0;
+  sampler_.emplace(req.sampling, static_cast<int32_t>(engine_.model().hparams().n_vocab));
+  decoder_.emplace(tok);
+  stops_.emplace(req.stop);
+  stats_ = GenerationStats{};
+  stats_.n_prompt = n_prompt;
+  stats_.n_prompt_reused = static_cast<int64_t>(common);
+  active_ = true;
+  return {};
+}
+
+StepOutput Slot::finish(FinishReason why, bool flush) {
+  StepOutput out;
+  out.finished = true;
+  out.finish = why;
+  if (flush) {
+    // Release text held back for UTF-8 completion or a possible stop string.
+    auto o = stops_->push(decoder_->flush());
+    out.text = o.text + (o.stopped ? std::string() : stops_->flush());
+    if (o.stopped) out.finish = FinishReason::Stop;
+  }
+  stats_.n_generated = n_generated_;
+  if (n_generated_ > 0) stats_.decode_s = seconds_since(t_first_);
+  active_ = false;
+  return out;
+}
+
+Result<StepOutput> Slot::step() {
+  if (!active_) return make_error("step() without an active request");
+  const auto& model = engine_.model();
+  if (prompt_pos_ < prompt_.size()) {
+    const size_t n = std::min<size_t>(static_cast<size_t>(prefill_chunk_), prompt_.size() - prompt_pos_);
+    std::span<const int32_t> chunk(prompt_.data() + prompt_pos_, n);
+    auto st = model.forward(chunk, cache_, logits_, false, engine_.pool());
+    if (!st.ok()) {
+      cache_.n_past = 0;  // the cache may hold part of this prompt; start clean
+      history_.clear();
+      active_ = false;
+      return st.error();
+    }
+    history_.insert(history_.end(), chunk.begin(), chunk.end());
+    prompt_pos_ += n;
+    if (prompt_pos_ == prompt_.size()) stats_.prefill_s = seconds_since(t0_);
+    return StepOutput{};
+  }
+
+  if (max_tokens_ >= 0 && n_generated_ >= max_tokens_) return finish(FinishReason::Length, true);
+  const auto& tok = engine_.tokenizer();
+  const int32_t id = sampler_->sample(logits_);
+  if (n_generated_ == 0) {
+    t_first_ = Clock::now();
+    stats_.ttft_s = seconds_since(t0_);
+  }
+  if (tok.is_eog(id)) return finish(FinishReason::Stop, true);
+  sampler_->accept(id);
+  ++n_generated_;
+  auto o = stops_->push(decoder_->push(id));
+  if (o.stopped) {
+    StepOutput out = finish(FinishReason::Stop, false);
+    out.text = std::move(o.text);
+    out.generated = true;
+    return out;
+  }
+  const bool full = cache_.n_past >= engine_.n_ctx();
+  const bool at_max = max_tokens_ >= 0 && n_generated_ >= max_tokens_;
+  if (full || at_max) {
+    StepOutput out = finish(FinishReason::Length, true);
+    out.text = o.text + out.text;
+    out.generated = true;
+    return out;
+  }
+  auto st = model.forward(std::span<const int32_t>(&id, 1), cache_, logits_, false, engine_.pool());
+  if (!st.ok()) {
+    cache_.n_past = 0;
+    history_.clear();
+    active_ = false;
+    return st.error();
+  }
+  history_.push_back(id);
+  StepOutput out;
+  out.text = std::move(o.text);
+  out.generated = true;
+  return out;
+}
+
+Status Slot::inject(std::span<const int32_t> ids) {
+  if (!active_ || prompt_pos_ < prompt_.size())
+    return make_error("inject() needs a request past its prompt");
+  if (ids.empty()) return {};
+  for (int32_t id : ids)
+    if (!engine_.tokenizer().valid(id)) return make_error("injected token id {} is outside the vocabulary", id);
+  if (cache_.n_past + static_cast<int64_t>(ids.size()) >= engine_.n_ctx()) {
+    finish(FinishReason::Length, false);
+    return {};
+  }
+  // The last sampled token is already in the cache (step() forwarded it), so
+  // the injected tokens follow it directly.
+  auto st = engine_.model().forward(ids, cache_, logits_, false, engine_.pool());
+  if (!st.ok()) {
+    cache_.n_past = 0;
+    history_.clear();
+    active_ = false;
+    return st.error();
+  }
+  history_.insert(history_.end(), ids.begin(), ids.end());
+  for (int32_t id : ids) sampler_->accept(id);
+  n_injected_ += static_cast<int64_t>(ids.size());
+  return {};
+}
+
+}  // namespace frugal::runtime

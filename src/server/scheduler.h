@@ -1,0 +1,106 @@
+// server::Scheduler: decides which request runs and when (DESIGN: scheduler
+// decides, engine executes). It owns N runtime::Slots and one thread that, in
+// each round, advances every active slot by one step (a prefill chunk or one
+// token), so N streams progress interleaved on the one model. Requests wait
+// in a bounded FIFO queue for a free slot; a full queue is refused at once.
+//
+// A Job is shared by the HTTP thread that submitted it and the scheduler:
+// the scheduler appends deltas and finally sets `done`; the HTTP thread
+// drains them and sets `cancelled` when its client is gone, which frees the
+// slot in the next round.
+//
+// Reasoning budget: the scheduler runs the reasoning splitter, counts the
+// tokens generated while the splitter is inside reasoning, and when the
+// budget is reached it injects the tokens of "\n</think>\n\n" so the model
+// goes on with its answer in the same slot.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chat/reasoning_splitter.h"
+#include "runtime/engine.h"
+#include "runtime/slot.h"
+
+namespace frugal::server {
+
+struct Job {
+  // Set by the submitter before submit().
+  runtime::GenerateRequest req;
+  bool split_reasoning = false;    // run the splitter (chat); off for raw completions
+  bool starts_in_reasoning = false;  // the prompt opened <think>
+  int32_t reasoning_budget = -1;   // -1: none
+  std::vector<int32_t> close_reasoning_ids;  // tokens of "\n</think>\n\n"
+
+  // Written by the scheduler under `mu`.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string raw;        // undelivered raw text (tags included)
+  std::string reasoning;  // undelivered reasoning text
+  std::string content;    // undelivered content text
+  bool done = false;
+  bool failed = false;    // done with an internal error (message below, no user content)
+  std::string error;
+  runtime::FinishReason finish = runtime::FinishReason::Stop;
+  int64_t n_prompt = 0;
+  int64_t n_completion = 0;  // generated + injected tokens
+  int64_t n_reasoning = 0;   // tokens generated inside reasoning
+
+  std::atomic<bool> cancelled{false};  // set by the HTTP side
+};
+
+struct SchedulerStats {
+  int64_t active_slots = 0;
+  int64_t queued = 0;
+  int64_t tokens_generated = 0;  // total since start
+  int64_t prompt_tokens = 0;     // total since start
+};
+
+class Scheduler {
+ public:
+  Scheduler(const runtime::Engine& engine, int n_slots, int max_queue);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues `job`; false when the queue is full (the caller answers 429/503).
+  bool submit(std::shared_ptr<Job> job);
+  SchedulerStats stats() const;
+  int n_slots() const { return static_cast<int>(slots_.size()); }
+
+ private:
+  struct Running {
+    std::shared_ptr<Job> job;
+    chat::ReasoningSplitter splitter;
+    bool closed_reasoning = false;
+  };
+  void loop();
+  // Moves queued jobs to free slots (best prefix match first). Under mu_.
+  void assign_locked();
+  // One step of slot i; true when the slot became free.
+  bool advance(size_t i);
+  void finish_job(size_t i, const std::string& error);
+
+  const runtime::Engine& engine_;
+  std::vector<std::unique_ptr<runtime::Slot>> slots_;
+  std::vector<std::unique_ptr<Running>> running_;  // per slot; null when free
+  size_t max_queue_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  int64_t n_active_ = 0;
+  int64_t tokens_generated_ = 0;
+  int64_t prompt_tokens_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace frugal::server
