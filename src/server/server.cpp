@@ -71,7 +71,10 @@ void handle_detokenize(State& st, const httplib::Request& req, httplib::Response
     if (!v.is_number_integer())
       return send_error(res, invalid("tokens", fmt::format("'tokens[{}]' must be an integer", i),
                                      "invalid_type"));
-    const int64_t id = v.is_number_unsigned() ? -1 : v.get<int64_t>();
+    // nlohmann stores non-negative integers as unsigned; huge ones stay out of range.
+    const uint64_t u = v.is_number_unsigned() ? v.get<uint64_t>() : 0;
+    const int64_t id = v.is_number_unsigned() ? (u > (1u << 31) ? -1 : static_cast<int64_t>(u))
+                                              : v.get<int64_t>();
     if (id < 0 || id >= tok.n_vocab())
       return send_error(res, invalid("tokens", fmt::format("'tokens[{}]' is not in [0, {})", i,
                                                            tok.n_vocab())));
