@@ -17,6 +17,15 @@ echo "== Release build and tests"
 "$root/scripts/build.sh" "$root/build"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs" --timeout 600
 
+echo "== Server API tests (pytest + openai client against build/frugal serve)"
+venv="$HOME/.cache/frugal/test-venv"
+if ! "$venv/bin/python" -c "import pytest, openai" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q pytest openai
+fi
+PYTHONDONTWRITEBYTECODE=1 FRUGAL_BIN="$root/build/frugal" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/tests/server"
+
 if [ "${1:-}" != "--fast" ]; then
   echo "== ASan+UBSan build and tests"
   "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON
