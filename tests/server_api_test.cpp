@@ -13,7 +13,9 @@
 namespace frugal::server {
 namespace {
 
-json base_chat() { return json{{"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}}; }
+json base_chat() {
+  return json{{"messages", json::array({{{"role", "user"}, {"content", "hi"}}})}};
+}
 
 std::optional<ApiError> chat(const json& body, ChatParams* out = nullptr, Limits lim = {}) {
   ChatParams p;
@@ -56,15 +58,27 @@ TEST(ServerApi, ValidChatDefaultsAndFields) {
 }
 
 TEST(ServerApi, EveryNumericFieldRejectsBadValues) {
-  const char* fields[] = {"temperature", "top_p",      "top_k",    "min_p",
-                          "seed",        "max_tokens", "max_completion_tokens",
-                          "presence_penalty", "frequency_penalty", "n", "max_reasoning_tokens"};
-  const bool may_be_negative[] = {false, false, false, false, true, false, false,
-                                  true,  true,  false, false};
+  const char* fields[] = {"temperature",
+                          "top_p",
+                          "top_k",
+                          "min_p",
+                          "seed",
+                          "max_tokens",
+                          "max_completion_tokens",
+                          "presence_penalty",
+                          "frequency_penalty",
+                          "n",
+                          "max_reasoning_tokens"};
+  const bool may_be_negative[] = {false, false, false, false, true, false,
+                                  false, true,  true,  false, false};
   for (size_t i = 0; i < std::size(fields); ++i) {
     const std::string f = fields[i];
-    std::vector<json> bad = {json("1"), json(true), json::array({1}), json::object(),
-                             json(1e300), json(std::numeric_limits<double>::infinity()),
+    std::vector<json> bad = {json("1"),
+                             json(true),
+                             json::array({1}),
+                             json::object(),
+                             json(1e300),
+                             json(std::numeric_limits<double>::infinity()),
                              json(std::numeric_limits<double>::quiet_NaN())};
     if (!may_be_negative[i]) bad.push_back(json(-1));
     if (f != "seed") bad.push_back(json(int64_t{1} << 40));
@@ -82,9 +96,14 @@ TEST(ServerApi, EveryNumericFieldRejectsBadValues) {
 }
 
 TEST(ServerApi, NumericBoundsAreInclusive) {
-  for (auto [f, v] : std::vector<std::pair<const char*, json>>{
-           {"temperature", 0}, {"temperature", 2}, {"top_p", 1}, {"min_p", 0},
-           {"presence_penalty", -2}, {"frequency_penalty", 2}, {"max_tokens", 1}, {"seed", -5}}) {
+  for (auto [f, v] : std::vector<std::pair<const char*, json>>{{"temperature", 0},
+                                                               {"temperature", 2},
+                                                               {"top_p", 1},
+                                                               {"min_p", 0},
+                                                               {"presence_penalty", -2},
+                                                               {"frequency_penalty", 2},
+                                                               {"max_tokens", 1},
+                                                               {"seed", -5}}) {
     json b = base_chat();
     b[f] = v;
     EXPECT_FALSE(chat(b)) << f << " = " << v.dump();

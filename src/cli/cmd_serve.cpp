@@ -58,7 +58,8 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("MODEL", o.engine.model_path, "Path to a .gguf model file")
       ->required()
       ->envname("FRUGAL_MODEL");
-  cmd->add_option("--host", o.host, "Address to listen on (default 127.0.0.1; others need an API key)")
+  cmd->add_option("--host", o.host,
+                  "Address to listen on (default 127.0.0.1; others need an API key)")
       ->envname("FRUGAL_HOST");
   cmd->add_option("--port", o.port, "Port (default 8080)")->envname("FRUGAL_PORT");
   cmd->add_option("-c,--ctx-size", o.engine.n_ctx, "Context size per slot in tokens")
@@ -67,7 +68,8 @@ Action add_serve_command(CLI::App& app) {
       ->envname("FRUGAL_THREADS");
   cmd->add_option("--parallel", o.parallel, "Slots: requests generated concurrently (default 1)")
       ->envname("FRUGAL_PARALLEL");
-  cmd->add_option("--queue", o.queue, "Requests that may wait for a slot; more get 429 (default 16)")
+  cmd->add_option("--queue", o.queue,
+                  "Requests that may wait for a slot; more get 429 (default 16)")
       ->envname("FRUGAL_QUEUE");
   cmd->add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY'")
       ->envname("FRUGAL_API_KEY");
@@ -87,7 +89,8 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--allowed-host", o.allowed_hosts,
                   "Also accept this Host header name (repeatable; loopback names always pass)")
       ->envname("FRUGAL_ALLOWED_HOST");
-  cmd->add_option("--cors-origin", o.cors_origin, "Send CORS headers for this origin (default: none)")
+  cmd->add_option("--cors-origin", o.cors_origin,
+                  "Send CORS headers for this origin (default: none)")
       ->envname("FRUGAL_CORS_ORIGIN");
   cmd->add_option("--alias", o.model_id, "Model id to report (default: the file name)")
       ->envname("FRUGAL_ALIAS");

@@ -81,7 +81,8 @@ Result<StepOutput> Slot::step() {
   if (!active_) return make_error("step() without an active request");
   const auto& model = engine_.model();
   if (prompt_pos_ < prompt_.size()) {
-    const size_t n = std::min<size_t>(static_cast<size_t>(prefill_chunk_), prompt_.size() - prompt_pos_);
+    const size_t n =
+        std::min<size_t>(static_cast<size_t>(prefill_chunk_), prompt_.size() - prompt_pos_);
     std::span<const int32_t> chunk(prompt_.data() + prompt_pos_, n);
     auto st = model.forward(chunk, cache_, logits_, false, engine_.pool());
     if (!st.ok()) {
@@ -140,7 +141,8 @@ Status Slot::inject(std::span<const int32_t> ids) {
     return make_error("inject() needs a request past its prompt");
   if (ids.empty()) return {};
   for (int32_t id : ids)
-    if (!engine_.tokenizer().valid(id)) return make_error("injected token id {} is outside the vocabulary", id);
+    if (!engine_.tokenizer().valid(id))
+      return make_error("injected token id {} is outside the vocabulary", id);
   if (cache_.n_past + static_cast<int64_t>(ids.size()) >= engine_.n_ctx()) {
     finish(FinishReason::Length, false);
     return {};

@@ -42,10 +42,12 @@ const json* field(const json& obj, const char* key) {
   return &*it;
 }
 
-std::optional<ApiError> get_float(const json& obj, const char* key, double lo, double hi, float& out) {
+std::optional<ApiError> get_float(const json& obj, const char* key, double lo, double hi,
+                                  float& out) {
   const json* v = field(obj, key);
   if (!v) return std::nullopt;
-  if (!v->is_number()) return invalid(key, fmt::format("'{}' must be a number", key), "invalid_type");
+  if (!v->is_number())
+    return invalid(key, fmt::format("'{}' must be a number", key), "invalid_type");
   const double d = v->get<double>();
   if (!std::isfinite(d) || d < lo || d > hi)
     return invalid(key, fmt::format("'{}' must be a finite number in [{}, {}]", key, lo, hi));
@@ -53,8 +55,8 @@ std::optional<ApiError> get_float(const json& obj, const char* key, double lo, d
   return std::nullopt;
 }
 
-std::optional<ApiError> get_int(const json& obj, const char* key, int64_t lo, int64_t hi, int64_t& out,
-                                bool& present) {
+std::optional<ApiError> get_int(const json& obj, const char* key, int64_t lo, int64_t hi,
+                                int64_t& out, bool& present) {
   present = false;
   const json* v = field(obj, key);
   if (!v) return std::nullopt;
@@ -77,7 +79,8 @@ std::optional<ApiError> get_int(const json& obj, const char* key, int64_t lo, in
 std::optional<ApiError> get_bool(const json& obj, const char* key, bool& out) {
   const json* v = field(obj, key);
   if (!v) return std::nullopt;
-  if (!v->is_boolean()) return invalid(key, fmt::format("'{}' must be a boolean", key), "invalid_type");
+  if (!v->is_boolean())
+    return invalid(key, fmt::format("'{}' must be a boolean", key), "invalid_type");
   out = v->get<bool>();
   return std::nullopt;
 }
@@ -94,23 +97,26 @@ std::optional<ApiError> get_stop(const json& obj, const char* key, const Limits&
       return invalid(key, fmt::format("'{}' holds at most {} strings", key, lim.max_stop));
     for (const auto& s : *v) items.push_back(&s);
   } else {
-    return invalid(key, fmt::format("'{}' must be a string or a list of strings", key), "invalid_type");
+    return invalid(key, fmt::format("'{}' must be a string or a list of strings", key),
+                   "invalid_type");
   }
   for (const json* s : items) {
     if (!s->is_string())
-      return invalid(key, fmt::format("'{}' must be a string or a list of strings", key), "invalid_type");
+      return invalid(key, fmt::format("'{}' must be a string or a list of strings", key),
+                     "invalid_type");
     const auto& str = s->get_ref<const std::string&>();
     if (str.empty()) return invalid(key, fmt::format("'{}' strings must not be empty", key));
     if (str.size() > lim.max_stop_bytes)
-      return invalid(key, fmt::format("'{}' strings are at most {} bytes", key, lim.max_stop_bytes));
+      return invalid(key,
+                     fmt::format("'{}' strings are at most {} bytes", key, lim.max_stop_bytes));
     out.push_back(str);
   }
   return std::nullopt;
 }
 
-#define FRUGAL_API_TRY(expr)            \
-  do {                                  \
-    if (auto e_ = (expr)) return e_;    \
+#define FRUGAL_API_TRY(expr)         \
+  do {                               \
+    if (auto e_ = (expr)) return e_; \
   } while (0)
 
 std::optional<ApiError> get_max_tokens(const json& obj, const char* key, const Limits& lim,
@@ -160,10 +166,14 @@ std::optional<ApiError> parse_gen(const json& b, const Limits& lim, GenParams& g
     if (!e->is_string())
       return invalid("reasoning_effort", "'reasoning_effort' must be a string", "invalid_type");
     const auto& str = e->get_ref<const std::string&>();
-    if (str == "low") g.reasoning_budget = kEffortLow;
-    else if (str == "medium") g.reasoning_budget = kEffortMedium;
-    else if (str == "high") g.reasoning_budget = kEffortHigh;
-    else return invalid("reasoning_effort", "'reasoning_effort' must be low, medium or high");
+    if (str == "low")
+      g.reasoning_budget = kEffortLow;
+    else if (str == "medium")
+      g.reasoning_budget = kEffortMedium;
+    else if (str == "high")
+      g.reasoning_budget = kEffortHigh;
+    else
+      return invalid("reasoning_effort", "'reasoning_effort' must be low, medium or high");
   }
   FRUGAL_API_TRY(get_int(b, "max_reasoning_tokens", 0, int64_t{1} << 30, v, present));
   if (present) g.reasoning_budget = static_cast<int32_t>(v);
@@ -171,16 +181,16 @@ std::optional<ApiError> parse_gen(const json& b, const Limits& lim, GenParams& g
   if (const json* t = field(b, "thinking")) {
     if (!t->is_object()) return invalid("thinking", "'thinking' must be an object", "invalid_type");
     if (const json* type = field(*t, "type")) {
-      if (!type->is_string() ||
-          (type->get_ref<const std::string&>() != "enabled" &&
-           type->get_ref<const std::string&>() != "disabled"))
+      if (!type->is_string() || (type->get_ref<const std::string&>() != "enabled" &&
+                                 type->get_ref<const std::string&>() != "disabled"))
         return invalid("thinking", "'thinking.type' must be \"enabled\" or \"disabled\"");
       g.thinking = type->get_ref<const std::string&>() == "enabled";
     }
   }
   if (const json* k = field(b, "chat_template_kwargs")) {
     if (!k->is_object())
-      return invalid("chat_template_kwargs", "'chat_template_kwargs' must be an object", "invalid_type");
+      return invalid("chat_template_kwargs", "'chat_template_kwargs' must be an object",
+                     "invalid_type");
     FRUGAL_API_TRY(get_bool(*k, "enable_thinking", g.thinking));
   }
   return std::nullopt;
@@ -220,14 +230,17 @@ std::optional<ApiError> parse_messages(const json& b, const Limits& lim,
   if (!msgs->is_array()) return invalid("messages", "'messages' must be a list", "invalid_type");
   if (msgs->empty()) return invalid("messages", "'messages' must not be empty");
   if (msgs->size() > lim.max_messages)
-    return invalid("messages", fmt::format("'messages' holds at most {} messages", lim.max_messages));
+    return invalid("messages",
+                   fmt::format("'messages' holds at most {} messages", lim.max_messages));
   for (size_t i = 0; i < msgs->size(); ++i) {
     const json& m = (*msgs)[i];
     const std::string param = fmt::format("messages[{}]", i);
-    if (!m.is_object()) return invalid(param, fmt::format("'{}' must be an object", param), "invalid_type");
+    if (!m.is_object())
+      return invalid(param, fmt::format("'{}' must be an object", param), "invalid_type");
     auto role = m.find("role");
     if (role == m.end() || !role->is_string())
-      return invalid(param + ".role", fmt::format("'{}.role' must be a string", param), "invalid_type");
+      return invalid(param + ".role", fmt::format("'{}.role' must be a string", param),
+                     "invalid_type");
     std::string r = role->get<std::string>();
     if (r == "developer") r = "system";  // OpenAI's newer name for the system role
     if (r != "system" && r != "user" && r != "assistant")
@@ -244,7 +257,8 @@ std::optional<ApiError> parse_messages(const json& b, const Limits& lim,
 
 }  // namespace
 
-std::optional<ApiError> parse_chat_request(const json& body, const Limits& limits, ChatParams& out) {
+std::optional<ApiError> parse_chat_request(const json& body, const Limits& limits,
+                                           ChatParams& out) {
   FRUGAL_API_TRY(parse_messages(body, limits, out.messages));
   FRUGAL_API_TRY(parse_gen(body, limits, out.gen));
   if (const json* m = field(body, "model")) out.gen.model = m->get<std::string>();
@@ -301,7 +315,9 @@ std::optional<ApiError> parse_ollama_chat(const json& body, const Limits& limits
   return std::nullopt;
 }
 
-std::string sse_event(const json& payload) { return "data: " + payload.dump() + "\n\n"; }
+std::string sse_event(const json& payload) {
+  return "data: " + payload.dump() + "\n\n";
+}
 
 std::optional<ReasoningFormat> parse_reasoning_format(std::string_view s) {
   if (s == "deepseek") return ReasoningFormat::DeepSeek;

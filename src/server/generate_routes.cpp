@@ -77,13 +77,14 @@ json usage_json(const Pulled& p) {
 
 void log_job(const char* route, const Pulled& p, Clock::time_point t0) {
   // Counts and durations only (DESIGN §8).
-  std::fprintf(stderr, "frugal serve: %s prompt=%lld completion=%lld reasoning=%lld finish=%s %.3fs\n",
-               route, static_cast<long long>(p.n_prompt), static_cast<long long>(p.n_completion),
-               static_cast<long long>(p.n_reasoning),
-               p.failed ? "error"
-                        : (p.finish == runtime::FinishReason::Cancelled ? "cancelled"
-                                                                         : finish_name(p.finish).c_str()),
-               std::chrono::duration<double>(Clock::now() - t0).count());
+  std::fprintf(
+      stderr, "frugal serve: %s prompt=%lld completion=%lld reasoning=%lld finish=%s %.3fs\n",
+      route, static_cast<long long>(p.n_prompt), static_cast<long long>(p.n_completion),
+      static_cast<long long>(p.n_reasoning),
+      p.failed ? "error"
+               : (p.finish == runtime::FinishReason::Cancelled ? "cancelled"
+                                                               : finish_name(p.finish).c_str()),
+      std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
 // Prompt tokens for a chat. With thinking off, R1 templates get an empty,
@@ -111,7 +112,8 @@ std::optional<ApiError> build_chat_prompt(const State& st, const ChatParams& p,
   const auto& tok = eng.tokenizer();
   ids = tok.encode(*text, /*parse_special=*/true);
   const auto& v = tok.vocab();
-  if (v.add_bos && v.bos >= 0 && (ids.empty() || ids.front() != v.bos)) ids.insert(ids.begin(), v.bos);
+  if (v.add_bos && v.bos >= 0 && (ids.empty() || ids.front() != v.bos))
+    ids.insert(ids.begin(), v.bos);
   return std::nullopt;
 }
 
@@ -162,7 +164,9 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
   res.set_chunked_content_provider(
       content_type,
       [job, started, head, delta, tail, route, t0](size_t, httplib::DataSink& sink) {
-        auto write = [&](const std::string& s) { return s.empty() || sink.write(s.data(), s.size()); };
+        auto write = [&](const std::string& s) {
+          return s.empty() || sink.write(s.data(), s.size());
+        };
         if (!*started) {
           *started = true;
           if (!write(head)) {
@@ -187,12 +191,14 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
 
 json chat_chunk(const State& st, const std::string& id, std::time_t created, json delta,
                 json finish = nullptr) {
-  return {{"id", id},
-          {"object", "chat.completion.chunk"},
-          {"created", created},
-          {"model", st.model_id},
-          {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)},
-                                    {"finish_reason", std::move(finish)}}})}};
+  return {
+      {"id", id},
+      {"object", "chat.completion.chunk"},
+      {"created", created},
+      {"model", st.model_id},
+      {"choices",
+       json::array(
+           {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
 }
 
 }  // namespace
@@ -231,20 +237,23 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
       msg["content"] = all.content;
       msg[rfield] = all.reasoning.empty() ? json(nullptr) : json(all.reasoning);
     }
-    json out = {{"id", id},
-                {"object", "chat.completion"},
-                {"created", created},
-                {"model", st.model_id},
-                {"choices", json::array({{{"index", 0}, {"message", msg},
-                                          {"finish_reason", finish_name(all.finish)}}})},
-                {"usage", usage_json(all)}};
+    json out = {
+        {"id", id},
+        {"object", "chat.completion"},
+        {"created", created},
+        {"model", st.model_id},
+        {"choices",
+         json::array(
+             {{{"index", 0}, {"message", msg}, {"finish_reason", finish_name(all.finish)}}})},
+        {"usage", usage_json(all)}};
     res.set_content(out.dump(), "application/json");
     return;
   }
 
   const bool include_usage = p.gen.include_usage;
   const State* s = &st;
-  std::string head = sse_event(chat_chunk(st, id, created, {{"role", "assistant"}, {"content", ""}}));
+  std::string head =
+      sse_event(chat_chunk(st, id, created, {{"role", "assistant"}, {"content", ""}}));
   Formatter delta = [s, id, created, fmt_kind, rfield](const Pulled& p) {
     std::string out;
     if (fmt_kind == ReasoningFormat::None) {
@@ -266,8 +275,12 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
       out += sse_event(chat_chunk(*s, id, created, json::object(), finish_name(p.finish)));
     }
     if (include_usage) {
-      json u = {{"id", id},     {"object", "chat.completion.chunk"}, {"created", created},
-                {"model", s->model_id}, {"choices", json::array()}, {"usage", usage_json(p)}};
+      json u = {{"id", id},
+                {"object", "chat.completion.chunk"},
+                {"created", created},
+                {"model", s->model_id},
+                {"choices", json::array()},
+                {"usage", usage_json(p)}};
       out += sse_event(u);
     }
     out += kSseDone;
@@ -284,7 +297,8 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
   CompletionParams p;
   if (auto e = parse_completion_request(*body, st.opt.limits, p)) return send_error(res, *e);
   auto job = std::make_shared<Job>();
-  if (auto e = make_job(st, p.gen, st.engine->text_prompt(p.prompt), *job)) return send_error(res, *e);
+  if (auto e = make_job(st, p.gen, st.engine->text_prompt(p.prompt), *job))
+    return send_error(res, *e);
   job->split_reasoning = false;
   if (!submit_or_reject(st, job, res)) return;
 
@@ -296,7 +310,9 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
                 {"object", "text_completion"},
                 {"created", created},
                 {"model", s->model_id},
-                {"choices", json::array({{{"index", 0}, {"text", text}, {"logprobs", nullptr},
+                {"choices", json::array({{{"index", 0},
+                                          {"text", text},
+                                          {"logprobs", nullptr},
                                           {"finish_reason", std::move(finish)}}})}};
   };
   if (!p.gen.stream) {
@@ -320,8 +336,11 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
   Formatter tail = [chunk, include_usage, s, id, created](const Pulled& p) {
     std::string out = sse_event(chunk("", finish_name(p.finish)));
     if (include_usage) {
-      out += sse_event(json{{"id", id}, {"object", "text_completion"}, {"created", created},
-                            {"model", s->model_id}, {"choices", json::array()},
+      out += sse_event(json{{"id", id},
+                            {"object", "text_completion"},
+                            {"created", created},
+                            {"model", s->model_id},
+                            {"choices", json::array()},
                             {"usage", usage_json(p)}});
     }
     return out + std::string(kSseDone);
@@ -355,7 +374,8 @@ void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Respons
   auto line = [s, now_iso](const std::string& reasoning, const std::string& content, bool done) {
     json msg = {{"role", "assistant"}, {"content", content}};
     if (!reasoning.empty()) msg["thinking"] = reasoning;
-    return json{{"model", s->model_id}, {"created_at", now_iso()}, {"message", msg}, {"done", done}};
+    return json{
+        {"model", s->model_id}, {"created_at", now_iso()}, {"message", msg}, {"done", done}};
   };
   auto final_fields = [](json& j, const Pulled& p) {
     j["done_reason"] = finish_name(p.finish);

@@ -1,15 +1,17 @@
 #include "server/metrics.h"
 
-#include <array>
 #include <fmt/format.h>
+
+#include <array>
 
 namespace frugal::server {
 
 std::string route_label(const std::string& path) {
   static constexpr std::array<const char*, 12> kRoutes = {
-      "/health",  "/v1/models", "/v1/chat/completions", "/v1/completions", "/tokenize",
-      "/detokenize", "/metrics", "/api/chat", "/api/tags", "/models", "/chat/completions",
-      "/completions"};
+      "/health",         "/v1/models",        "/v1/chat/completions",
+      "/v1/completions", "/tokenize",         "/detokenize",
+      "/metrics",        "/api/chat",         "/api/tags",
+      "/models",         "/chat/completions", "/completions"};
   for (const char* r : kRoutes)
     if (path == r) return r;
   return "other";

@@ -90,8 +90,8 @@ void Scheduler::assign_locked() {
       job->n_prompt = static_cast<int64_t>(job->req.prompt.size());
     }
     prompt_tokens_ += static_cast<int64_t>(job->req.prompt.size());
-    running_[best] = std::make_unique<Running>(
-        Running{std::move(job), chat::ReasoningSplitter(false), false});
+    running_[best] =
+        std::make_unique<Running>(Running{std::move(job), chat::ReasoningSplitter(false), false});
     running_[best]->splitter = chat::ReasoningSplitter(running_[best]->job->starts_in_reasoning);
     ++n_active_;
   }

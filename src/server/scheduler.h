@@ -34,9 +34,9 @@ namespace frugal::server {
 struct Job {
   // Set by the submitter before submit().
   runtime::GenerateRequest req;
-  bool split_reasoning = false;    // run the splitter (chat); off for raw completions
-  bool starts_in_reasoning = false;  // the prompt opened <think>
-  int32_t reasoning_budget = -1;   // -1: none
+  bool split_reasoning = false;              // run the splitter (chat); off for raw completions
+  bool starts_in_reasoning = false;          // the prompt opened <think>
+  int32_t reasoning_budget = -1;             // -1: none
   std::vector<int32_t> close_reasoning_ids;  // tokens of "\n</think>\n\n"
 
   // Written by the scheduler under `mu`.
@@ -46,7 +46,7 @@ struct Job {
   std::string reasoning;  // undelivered reasoning text
   std::string content;    // undelivered content text
   bool done = false;
-  bool failed = false;    // done with an internal error (message below, no user content)
+  bool failed = false;  // done with an internal error (message below, no user content)
   std::string error;
   runtime::FinishReason finish = runtime::FinishReason::Stop;
   int64_t n_prompt = 0;

@@ -22,12 +22,18 @@ ApiError status_error(int status) {
   ApiError e;
   e.status = status;
   switch (status) {
-    case 404: e.code = "not_found", e.message = "no such endpoint"; break;
-    case 405: e.code = "method_not_allowed", e.message = "method not allowed"; break;
+    case 404:
+      e.code = "not_found", e.message = "no such endpoint";
+      break;
+    case 405:
+      e.code = "method_not_allowed", e.message = "method not allowed";
+      break;
     case 413:
       e.code = "body_too_large", e.message = "the request body is larger than --max-body-bytes";
       break;
-    default: e.type = "server_error", e.message = "the request failed"; break;
+    default:
+      e.type = "server_error", e.message = "the request failed";
+      break;
   }
   return e;
 }
@@ -49,7 +55,8 @@ void handle_tokenize(State& st, const httplib::Request& req, httplib::Response& 
   bool special = false;
   if (auto s = body->find("parse_special"); s != body->end()) {
     if (!s->is_boolean())
-      return send_error(res, invalid("parse_special", "'parse_special' must be a boolean", "invalid_type"));
+      return send_error(
+          res, invalid("parse_special", "'parse_special' must be a boolean", "invalid_type"));
     special = s->get<bool>();
   }
   auto ids = st.engine->tokenizer().encode(it->get<std::string>(), special);
@@ -63,7 +70,8 @@ void handle_detokenize(State& st, const httplib::Request& req, httplib::Response
   if (!body) return send_error(res, err);
   auto it = body->find("tokens");
   if (it == body->end() || !it->is_array())
-    return send_error(res, invalid("tokens", "'tokens' must be a list of token ids", "invalid_type"));
+    return send_error(res,
+                      invalid("tokens", "'tokens' must be a list of token ids", "invalid_type"));
   const auto& tok = st.engine->tokenizer();
   std::vector<int32_t> ids;
   for (size_t i = 0; i < it->size(); ++i) {
@@ -73,11 +81,11 @@ void handle_detokenize(State& st, const httplib::Request& req, httplib::Response
                                      "invalid_type"));
     // nlohmann stores non-negative integers as unsigned; huge ones stay out of range.
     const uint64_t u = v.is_number_unsigned() ? v.get<uint64_t>() : 0;
-    const int64_t id = v.is_number_unsigned() ? (u > (1u << 31) ? -1 : static_cast<int64_t>(u))
-                                              : v.get<int64_t>();
+    const int64_t id =
+        v.is_number_unsigned() ? (u > (1u << 31) ? -1 : static_cast<int64_t>(u)) : v.get<int64_t>();
     if (id < 0 || id >= tok.n_vocab())
-      return send_error(res, invalid("tokens", fmt::format("'tokens[{}]' is not in [0, {})", i,
-                                                           tok.n_vocab())));
+      return send_error(
+          res, invalid("tokens", fmt::format("'tokens[{}]' is not in [0, {})", i, tok.n_vocab())));
     ids.push_back(static_cast<int32_t>(id));
   }
   res.set_content(json{{"content", tok.decode(ids)}}.dump(), "application/json");
@@ -137,7 +145,9 @@ int serve(const ServerOptions& opt_in) {
 
   httplib::Server svr;
   const int n_threads = st.opt.parallel + st.opt.queue + 4;
-  svr.new_task_queue = [n_threads] { return new httplib::ThreadPool(static_cast<size_t>(n_threads)); };
+  svr.new_task_queue = [n_threads] {
+    return new httplib::ThreadPool(static_cast<size_t>(n_threads));
+  };
   svr.set_payload_max_length(st.opt.max_body_bytes);
   svr.set_read_timeout(30, 0);
   svr.set_write_timeout(30, 0);
@@ -153,7 +163,8 @@ int serve(const ServerOptions& opt_in) {
     if (!host_allowed(req.get_header_value("Host"), st.opt.host, st.opt.allowed_hosts)) {
       ApiError e;
       e.status = 403, e.code = "host_not_allowed";
-      e.message = "the Host header names a host this server does not answer for (see --allowed-host)";
+      e.message =
+          "the Host header names a host this server does not answer for (see --allowed-host)";
       send_error(res, e);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -168,9 +179,8 @@ int serve(const ServerOptions& opt_in) {
   svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, status_error(res.status));
   });
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    send_error(res, status_error(500));
-  });
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                               std::exception_ptr) { send_error(res, status_error(500)); });
   svr.set_logger([&st](const httplib::Request& req, const httplib::Response& res) {
     // Method, route, status and duration only: never bodies, queries or headers.
     const std::string route = route_label(req.path);
@@ -192,15 +202,19 @@ int serve(const ServerOptions& opt_in) {
   });
   auto models = [&st](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", st.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"}};
-    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(),
+                    "application/json");
   };
   svr.Get("/v1/models", models);
   svr.Get("/models", models);
   svr.Get("/api/tags", [&st](const httplib::Request&, httplib::Response& res) {
     std::error_code ec;
     const auto size = std::filesystem::file_size(st.opt.engine.model_path, ec);
-    json m = {{"name", st.model_id}, {"model", st.model_id}, {"size", ec ? 0 : size},
-              {"digest", ""}, {"details", {{"format", "gguf"}}}};
+    json m = {{"name", st.model_id},
+              {"model", st.model_id},
+              {"size", ec ? 0 : size},
+              {"digest", ""},
+              {"details", {{"format", "gguf"}}}};
     res.set_content(json{{"models", json::array({m})}}.dump(), "application/json");
   });
   svr.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
@@ -209,16 +223,24 @@ int serve(const ServerOptions& opt_in) {
     if (st.ready.load()) s = st.scheduler->stats(), n_slots = st.scheduler->n_slots();
     res.set_content(st.metrics.render(s, n_slots, st.ready.load()), "text/plain; version=0.0.4");
   });
-  svr.Post("/tokenize", [&st](const httplib::Request& q, httplib::Response& r) { handle_tokenize(st, q, r); });
-  svr.Post("/detokenize", [&st](const httplib::Request& q, httplib::Response& r) { handle_detokenize(st, q, r); });
+  svr.Post("/tokenize",
+           [&st](const httplib::Request& q, httplib::Response& r) { handle_tokenize(st, q, r); });
+  svr.Post("/detokenize",
+           [&st](const httplib::Request& q, httplib::Response& r) { handle_detokenize(st, q, r); });
   for (const char* path : {"/v1/chat/completions", "/chat/completions"})
-    svr.Post(path, [&st](const httplib::Request& q, httplib::Response& r) { handle_chat(st, q, r); });
+    svr.Post(path,
+             [&st](const httplib::Request& q, httplib::Response& r) { handle_chat(st, q, r); });
   for (const char* path : {"/v1/completions", "/completions"})
-    svr.Post(path, [&st](const httplib::Request& q, httplib::Response& r) { handle_completion(st, q, r); });
-  svr.Post("/api/chat", [&st](const httplib::Request& q, httplib::Response& r) { handle_ollama_chat(st, q, r); });
+    svr.Post(path, [&st](const httplib::Request& q, httplib::Response& r) {
+      handle_completion(st, q, r);
+    });
+  svr.Post("/api/chat", [&st](const httplib::Request& q, httplib::Response& r) {
+    handle_ollama_chat(st, q, r);
+  });
 
   if (!svr.bind_to_port(st.opt.host, st.opt.port)) {
-    std::fprintf(stderr, "frugal: cannot listen on %s:%d (in use, or not an address of this host)\n",
+    std::fprintf(stderr,
+                 "frugal: cannot listen on %s:%d (in use, or not an address of this host)\n",
                  st.opt.host.c_str(), st.opt.port);
     return 1;
   }
