@@ -14,6 +14,8 @@ Action add_run_command(CLI::App& app);
 Action add_info_command(CLI::App& app);
 Action add_tokenize_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);    // cmd_bench.cpp
+Action add_mkmodel_command(CLI::App& app);  // cmd_mkmodel.cpp (hidden)
 
 // Prints "frugal: <message>" to stderr; returns the exit code for failures.
 int fail(const std::string& message);

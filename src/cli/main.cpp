@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   reg(add_info_command);
   reg(add_tokenize_command);
   reg(add_serve_command);
+  reg(add_bench_command);
+  reg(add_mkmodel_command);
 
   try {
     app.parse(argc, argv);
