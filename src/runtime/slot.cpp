@@ -1,6 +1,7 @@
 #include "runtime/slot.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace frugal::runtime {
 
@@ -27,7 +28,7 @@ size_t Slot::common_prefix(std::span<const int32_t> prompt) const {
   return common;
 }
 
-Status Slot::start(const GenerateRequest& req) {
+Status Slot::start(const GenerateRequest& req, bool ignore_eos) {
   FRUGAL_TRY(req.sampling.validate());
   const auto& tok = engine_.tokenizer();
   const int64_t n_ctx = engine_.n_ctx();
@@ -49,6 +50,10 @@ Status Slot::start(const GenerateRequest& req) {
   prompt_ = req.prompt;
   prompt_pos_ = common;
   max_tokens_ = req.max_tokens;
+  banned_.clear();
+  if (ignore_eos)
+    for (int32_t id = 0; id < tok.n_vocab(); ++id)
+      if (tok.is_eog(id)) banned_.push_back(id);
   n_generated_ = 0;
   n_injected_ = 0;
   sampler_.emplace(req.sampling, static_cast<int32_t>(engine_.model().hparams().n_vocab));
@@ -99,6 +104,7 @@ Result<StepOutput> Slot::step() {
 
   if (max_tokens_ >= 0 && n_generated_ >= max_tokens_) return finish(FinishReason::Length, true);
   const auto& tok = engine_.tokenizer();
+  for (int32_t b : banned_) logits_[static_cast<size_t>(b)] = -INFINITY;
   const int32_t id = sampler_->sample(logits_);
   if (n_generated_ == 0) {
     t_first_ = Clock::now();

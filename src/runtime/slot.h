@@ -35,7 +35,9 @@ class Slot {
   explicit Slot(const Engine& engine, int64_t prefill_chunk = 64);
 
   // Validates `req` and makes it current; nothing runs until step().
-  Status start(const GenerateRequest& req);
+  // ignore_eos: never sample an end-of-generation token (benchmarks, tests
+  // that need a long generation).
+  Status start(const GenerateRequest& req, bool ignore_eos = false);
   // One prefill chunk or one token. Error: the model failed (cache reset).
   Result<StepOutput> step();
   // Feeds `ids` to the model after the tokens generated so far, as if the
@@ -66,6 +68,7 @@ class Slot {
   std::vector<int32_t> prompt_;
   size_t prompt_pos_ = 0;
   int32_t max_tokens_ = -1;
+  std::vector<int32_t> banned_;  // end-of-generation ids masked when ignore_eos
   int64_t n_generated_ = 0;
   int64_t n_injected_ = 0;
   std::optional<Sampler> sampler_;

@@ -156,6 +156,7 @@ std::optional<ApiError> parse_gen(const json& b, const Limits& lim, GenParams& g
   FRUGAL_API_TRY(get_max_tokens(b, "max_completion_tokens", lim, g.max_tokens));
   FRUGAL_API_TRY(get_stop(b, "stop", lim, g.stop));
   FRUGAL_API_TRY(get_bool(b, "stream", g.stream));
+  FRUGAL_API_TRY(get_bool(b, "ignore_eos", g.ignore_eos));
   if (const json* so = field(b, "stream_options")) {
     if (!so->is_object())
       return invalid("stream_options", "'stream_options' must be an object", "invalid_type");

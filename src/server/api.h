@@ -55,6 +55,7 @@ struct GenParams {
   bool include_usage = false;
   int32_t reasoning_budget = -1;  // -1: none
   bool thinking = true;           // false: the reply starts with the reasoning closed
+  bool ignore_eos = false;        // llama.cpp extension: generate up to max_tokens
 };
 
 struct ChatParams {

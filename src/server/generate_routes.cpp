@@ -135,6 +135,7 @@ std::optional<ApiError> make_job(const State& st, const GenParams& g, std::vecto
     job.req.max_tokens = st.opt.limits.max_tokens_cap;
   job.req.stop = g.stop;
   job.reasoning_budget = g.reasoning_budget;
+  job.ignore_eos = g.ignore_eos;
   job.close_reasoning_ids = st.engine->tokenizer().encode("\n</think>\n\n", /*parse_special=*/true);
   return std::nullopt;
 }

@@ -77,7 +77,7 @@ void Scheduler::assign_locked() {
       queue_.push_front(std::move(job));
       return;
     }
-    if (auto st = slots_[best]->start(job->req); !st.ok()) {
+    if (auto st = slots_[best]->start(job->req, job->ignore_eos); !st.ok()) {
       std::lock_guard jl(job->mu);
       job->done = true;
       job->failed = true;

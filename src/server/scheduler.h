@@ -34,9 +34,10 @@ namespace frugal::server {
 struct Job {
   // Set by the submitter before submit().
   runtime::GenerateRequest req;
-  bool split_reasoning = false;              // run the splitter (chat); off for raw completions
-  bool starts_in_reasoning = false;          // the prompt opened <think>
-  int32_t reasoning_budget = -1;             // -1: none
+  bool split_reasoning = false;      // run the splitter (chat); off for raw completions
+  bool starts_in_reasoning = false;  // the prompt opened <think>
+  int32_t reasoning_budget = -1;     // -1: none
+  bool ignore_eos = false;
   std::vector<int32_t> close_reasoning_ids;  // tokens of "\n</think>\n\n"
 
   // Written by the scheduler under `mu`.

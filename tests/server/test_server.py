@@ -341,12 +341,16 @@ def slots_active(srv):
 def test_queue_full_and_disconnect(busy):
     conn = httpclient.HTTPConnection("127.0.0.1", busy.port, timeout=10)
     conn.request("POST", "/v1/chat/completions",
-                 json.dumps({"messages": user(), "max_tokens": 3500, "stream": True}),
+                 json.dumps({"messages": user(), "max_tokens": 3500, "stream": True,
+                             "ignore_eos": True}),
                  {"Content-Type": "application/json"})
     r = conn.getresponse()
     assert r.status == 200
-    r.read(200)  # the stream is running: the one slot is taken
-    assert slots_active(busy) == 1
+    r.read(200)  # the stream is running: the one slot is taken (once the scheduler assigns it)
+    t0 = time.time()
+    while slots_active(busy) != 1:
+        assert time.time() - t0 < 2.0, "the stream never took the slot"
+        time.sleep(0.01)
     status, headers, raw = http(busy, "POST", "/v1/chat/completions",
                                 {"messages": user(), "max_tokens": 2})
     assert status == 429 and "Retry-After" in headers
