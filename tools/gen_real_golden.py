@@ -32,8 +32,15 @@ import fetch_models  # noqa: E402
 # only at the reference: at a near-tie llama.cpp itself flips with its own
 # settings (its F16 vs F32 KV cache moves logits by ~0.1), so no engine can be
 # required to agree there.
+# The threshold is per model. Qwen2.5-0.5B's logits move by at most ~0.3 when
+# attention sums run in a different order; SmolLM2-135M is ill-conditioned:
+# a 1e-7 difference in one layer's attention output (llama.cpp sums Q·K and
+# P·V in another order than frugal) flips 8-bit activation roundings
+# downstream and moves its final logits by up to ~0.7 (measured against
+# llama.cpp layer by layer), so a gap below 0.5 is a near-tie for it.
 N_KEEP = 5
-MIN_MARGIN = 0.15
+MIN_MARGIN = {"smollm2": 0.5}
+DEFAULT_MIN_MARGIN = 0.15
 MIN_MARGIN_TOKENS = 32
 PROMPTS = [
     ("text", "The capital of France is"),
@@ -94,10 +101,11 @@ def main():
                               type_k=0, type_v=0, flash_attn=False)
         add_bos = llm._model.add_bos_token() if hasattr(llm._model, "add_bos_token") else False
         cases = []
+        min_margin = MIN_MARGIN.get(name, DEFAULT_MIN_MARGIN)
         for kind, text in PROMPTS:
             ids = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=(kind == "chatml"))
             gen, margins = greedy(llm, ids, args.tokens)
-            if min(margins[:MIN_MARGIN_TOKENS]) < MIN_MARGIN or len(cases) >= N_KEEP:
+            if min(margins[:MIN_MARGIN_TOKENS]) < min_margin or len(cases) >= N_KEEP:
                 continue
             cases.append({"kind": kind, "text": text, "parse_special": kind == "chatml",
                           "prompt_ids": ids, "greedy_ids": gen,
@@ -108,7 +116,7 @@ def main():
             "sha256": fetch_models.MODELS[name][1],
             "reference": f"llama-cpp-python {llama_cpp.__version__}",
             "n_tokens": args.tokens,
-            "selection": f"first {N_KEEP} of the pool with top-2 margin >= {MIN_MARGIN} "
+            "selection": f"first {N_KEEP} of the pool with top-2 margin >= {min_margin} "
                          f"over the first {MIN_MARGIN_TOKENS} tokens",
             "llama_settings": "n_ctx 512, type_k/type_v F32, flash_attn off, greedy argmax",
             "add_bos": bool(add_bos),
