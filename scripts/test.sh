@@ -17,19 +17,26 @@ echo "== Release build and tests"
 "$root/scripts/build.sh" "$root/build"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs" --timeout 600
 
-echo "== Server API tests (pytest + openai client against build/frugal serve)"
+# The server suite drives a real `frugal serve` with the official openai client.
 venv="$HOME/.cache/frugal/test-venv"
 if ! "$venv/bin/python" -c "import pytest, openai" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q pytest openai
+  "$venv/bin/pip" install -q "pytest>=8,<10" "openai>=1.40,<4"
 fi
-PYTHONDONTWRITEBYTECODE=1 FRUGAL_BIN="$root/build/frugal" \
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/tests/server"
+server_tests() {
+  PYTHONDONTWRITEBYTECODE=1 FRUGAL_BIN="$1" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/tests/server"
+}
+echo "== Server API tests (pytest + openai client against build/frugal serve)"
+server_tests "$root/build/frugal"
 
 if [ "${1:-}" != "--fast" ]; then
   echo "== ASan+UBSan build and tests"
   "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" --timeout 1200
+  echo "== Server API tests against the ASan+UBSan build"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    server_tests "$root/build-asan/frugal"
 fi
 echo "== all tests passed"
