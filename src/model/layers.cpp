@@ -162,4 +162,21 @@ void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, 
   kernels::matmul(w.output, s.xn.data(), logits.data(), rows, pool);  // [rows, V]
 }
 
+Status PreNormDecoder::forward(std::span<const int32_t> tokens, KvCache& cache,
+                               std::span<float> logits, bool all_logits, ThreadPool& pool) const {
+  FRUGAL_TRY(check_forward_args(hp_, tokens, cache, logits, all_logits));
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t pos0 = cache.n_past;
+  DecoderScratch s(hp_, T, pos0 + T, pool.size());
+  embed(w_.token_embd, tokens, s.x.data());  // [T, E]
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
+    attention_block(hp_, lw, w_.rope_freqs, l, pos0, T, cache, s, pool);
+    ffn_block(hp_, lw, T, s, pool);
+  }
+  output_block(hp_, w_, T, all_logits, s, logits, pool);  // [T or 1, V]
+  cache.n_past = pos0 + T;
+  return {};
+}
+
 }  // namespace frugal::model

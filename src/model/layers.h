@@ -134,4 +134,21 @@ void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, Decod
 void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, bool all_logits,
                   DecoderScratch& s, std::span<float> logits, ThreadPool& pool);
 
+// The pre-norm decoder shared by llama and qwen2:
+//   embed → L × (attention block, SwiGLU block) → final norm → output.
+// Architecture files configure it (RoPE layout, which tensors must exist);
+// an architecture with another block shape (e.g. deepseek2's MLA + MoE)
+// writes its own Model.
+class PreNormDecoder final : public Model {
+ public:
+  PreNormDecoder(HParams hp, DecoderWeights w) : hp_(std::move(hp)), w_(std::move(w)) {}
+  const HParams& hparams() const override { return hp_; }
+  Status forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits,
+                 bool all_logits, ThreadPool& pool) const override;
+
+ private:
+  HParams hp_;
+  DecoderWeights w_;
+};
+
 }  // namespace frugal::model
