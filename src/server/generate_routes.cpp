@@ -202,21 +202,33 @@ json chat_chunk(const State& st, const std::string& id, std::time_t created, jso
            {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})}};
 }
 
+// The common start of a chat request (OpenAI or Ollama shape): parse and
+// validate, render the prompt, queue the job. On failure the response already
+// holds the error and nullptr is returned.
+using ChatParser = std::optional<ApiError> (*)(const json&, const Limits&, ChatParams&);
+std::shared_ptr<Job> start_chat_job(State& st, const httplib::Request& req, httplib::Response& res,
+                                    ChatParser parse, ChatParams& p) {
+  if (reject_if_loading(st, res)) return nullptr;
+  ApiError err;
+  auto body = parse_body(req.body, err);
+  if (!body) return send_error(res, err), nullptr;
+  if (auto e = parse(*body, st.opt.limits, p)) return send_error(res, *e), nullptr;
+  auto job = std::make_shared<Job>();
+  std::vector<int32_t> ids;
+  if (auto e = build_chat_prompt(st, p, ids, job->starts_in_reasoning))
+    return send_error(res, *e), nullptr;
+  if (auto e = make_job(st, p.gen, std::move(ids), *job)) return send_error(res, *e), nullptr;
+  job->split_reasoning = true;
+  if (!submit_or_reject(st, job, res)) return nullptr;
+  return job;
+}
+
 }  // namespace
 
 void handle_chat(State& st, const httplib::Request& req, httplib::Response& res) {
-  if (reject_if_loading(st, res)) return;
-  ApiError err;
-  auto body = parse_body(req.body, err);
-  if (!body) return send_error(res, err);
   ChatParams p;
-  if (auto e = parse_chat_request(*body, st.opt.limits, p)) return send_error(res, *e);
-  auto job = std::make_shared<Job>();
-  std::vector<int32_t> ids;
-  if (auto e = build_chat_prompt(st, p, ids, job->starts_in_reasoning)) return send_error(res, *e);
-  if (auto e = make_job(st, p.gen, std::move(ids), *job)) return send_error(res, *e);
-  job->split_reasoning = true;
-  if (!submit_or_reject(st, job, res)) return;
+  auto job = start_chat_job(st, req, res, parse_chat_request, p);
+  if (!job) return;
 
   const ReasoningFormat fmt_kind = st.opt.reasoning_format;
   const std::string rfield(reasoning_field(fmt_kind));
@@ -350,18 +362,9 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
 }
 
 void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Response& res) {
-  if (reject_if_loading(st, res)) return;
-  ApiError err;
-  auto body = parse_body(req.body, err);
-  if (!body) return send_error(res, err);
   ChatParams p;
-  if (auto e = parse_ollama_chat(*body, st.opt.limits, p)) return send_error(res, *e);
-  auto job = std::make_shared<Job>();
-  std::vector<int32_t> ids;
-  if (auto e = build_chat_prompt(st, p, ids, job->starts_in_reasoning)) return send_error(res, *e);
-  if (auto e = make_job(st, p.gen, std::move(ids), *job)) return send_error(res, *e);
-  job->split_reasoning = true;
-  if (!submit_or_reject(st, job, res)) return;
+  auto job = start_chat_job(st, req, res, parse_ollama_chat, p);
+  if (!job) return;
 
   const State* s = &st;
   auto now_iso = [] {
