@@ -152,6 +152,7 @@ TEST(CliBench, BadFlagsAreOneLineErrors) {
   expect_one_line_error(frugal("bench " + m + " -t 2,"), "-t");
   expect_one_line_error(frugal("bench " + m + " -p 4,8"), "-p takes one value");
   expect_one_line_error(frugal("bench " + m + " -d 1x"), "-d '1x'");
+  expect_one_line_error(frugal("bench " + m + " -d 0,99999999"), "-d '99999999'");
   expect_one_line_error(frugal("bench " + m + " -o xml"), "-o 'xml'");
   expect_one_line_error(frugal("bench " + m + " -p 0 -n 0"), "nothing to measure");
   expect_one_line_error(frugal("bench /nonexistent/model.gguf -r 1"), "/nonexistent/model.gguf");

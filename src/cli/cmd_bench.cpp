@@ -10,6 +10,8 @@
 //                 tokens/s = N / time.
 // The cache is prefilled to each depth once (untimed); a repetition rewinds
 // n_past to D, which is valid because forward() overwrites positions >= n_past.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -245,12 +247,14 @@ Action add_bench_command(CLI::App& app) {
     std::sort(depths.begin(), depths.end());
     depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
     const int64_t capacity = depths.back() + std::max(n_prompt, n_gen);
-    // K and V, float32, every layer: refuse sizes that cannot be meant.
-    const double cache_gib =
-        2.0 * hp.n_layer * capacity * hp.n_head_kv * hp.head_dim * 4 / (1024.0 * 1024 * 1024);
-    if (cache_gib > 64)
-      return fail(fmt::format("bench: KV cache for {} positions would need {:.1f} GiB", capacity,
-                              cache_gib));
+    // K and V, float32, every layer: refuse a cache larger than physical memory
+    // (the vector would be zero-filled and the process killed, not an error).
+    const double cache_bytes = 2.0 * hp.n_layer * capacity * hp.n_head_kv * hp.head_dim * 4;
+    const double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+    if (phys > 0 && cache_bytes > phys)
+      return fail(fmt::format("bench: KV cache for {} positions would need {:.1f} GiB, more than "
+                              "this machine's {:.1f} GiB", capacity, cache_bytes / (1 << 30),
+                              phys / (1 << 30)));
     model::KvCache cache(hp, capacity);
     if (cache.capacity() != capacity)
       return fail(fmt::format("bench: cannot allocate a KV cache of {} positions", capacity));
