@@ -16,9 +16,9 @@ int main(int argc, char** argv) {
   const int passes = argc > 2 ? std::max(1, std::atoi(argv[2])) : 10;
   const size_t mib = argc > 3 ? std::max(1, std::atoi(argv[3])) : 1024;
   const size_t n = mib * 1024 * 1024 / sizeof(uint64_t);
-  std::vector<uint64_t> buf(n);  // [n]
+  std::vector<uint64_t> buf(n);                                       // [n]
   for (size_t i = 0; i < n; ++i) buf[i] = i * 0x9E3779B97F4A7C15ULL;  // touch every page
-  std::vector<uint64_t> sums(threads * 8);  // one cache line per thread
+  std::vector<uint64_t> sums(threads * 8);                            // one cache line per thread
   double best = 0;
   for (int p = 0; p < passes; ++p) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
         // Four independent accumulators so the loop is load-bound, not add-bound.
         uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         size_t i = b;
-        for (; i + 4 <= e; i += 4) a0 += buf[i], a1 += buf[i + 1], a2 += buf[i + 2], a3 += buf[i + 3];
+        for (; i + 4 <= e; i += 4)
+          a0 += buf[i], a1 += buf[i + 1], a2 += buf[i + 2], a3 += buf[i + 3];
         for (; i < e; ++i) a0 += buf[i];
         sums[t * 8] = a0 + a1 + a2 + a3;
       });
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
   uint64_t check = 0;
   for (int t = 0; t < threads; ++t) check += sums[t * 8];
   std::printf("%.3f\n", best);
-  std::fprintf(stderr, "bandwidth: %d threads, %d passes over %zu MiB, best %.2f GB/s (checksum %llu)\n",
+  std::fprintf(stderr,
+               "bandwidth: %d threads, %d passes over %zu MiB, best %.2f GB/s (checksum %llu)\n",
                threads, passes, mib, best, static_cast<unsigned long long>(check));
   return 0;
 }

@@ -86,9 +86,9 @@ TEST(CliBench, JsonHasOneRowPerTestWithConsistentFigures) {
   const uint64_t params = expected_params();
   std::set<std::string> tests;
   for (const auto& row : j) {
-    for (const char* k : {"model", "size_bytes", "size_gib", "n_params", "type", "kernels", "threads",
-                          "test", "n_prompt", "n_gen", "n_depth", "reps", "samples_ts", "avg_ts",
-                          "stddev_ts"})
+    for (const char* k :
+         {"model", "size_bytes", "size_gib", "n_params", "type", "kernels", "threads", "test",
+          "n_prompt", "n_gen", "n_depth", "reps", "samples_ts", "avg_ts", "stddev_ts"})
       ASSERT_TRUE(row.contains(k)) << k << " missing in " << row.dump();
     EXPECT_EQ(row["model"], "tiny-qwen2.f32.gguf");
     EXPECT_EQ(row["n_params"].get<uint64_t>(), params);
@@ -122,7 +122,8 @@ TEST(CliBench, DepthsAndThreadListsMultiplyTheTests) {
   const auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_array()) << r.out;
   std::set<std::pair<int, std::string>> seen;
-  for (const auto& row : j) seen.insert({row["threads"].get<int>(), row["test"].get<std::string>()});
+  for (const auto& row : j)
+    seen.insert({row["threads"].get<int>(), row["test"].get<std::string>()});
   std::set<std::pair<int, std::string>> want;
   for (int t : {1, 2})
     for (const char* name : {"pp4", "tg2", "pp4@d8", "tg2@d8"}) want.insert({t, name});

@@ -133,8 +133,8 @@ std::string json_escape(const std::string& s) {
   return o;
 }
 
-void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs, const std::string& fmt_name,
-                   int reps) {
+void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs,
+                   const std::string& fmt_name, int reps) {
   const double gib = m.n_bytes / (1024.0 * 1024.0 * 1024.0);
   const double params_b = m.n_params / 1e9;
   const std::string isa = kernels::active_kernels().isa;
@@ -158,7 +158,9 @@ void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs, cons
     }
     std::printf("]\n");
   } else if (fmt_name == "csv") {
-    std::printf("model,size_bytes,n_params,type,kernels,threads,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts\n");
+    std::printf(
+        "model,size_bytes,n_params,type,kernels,threads,test,n_prompt,n_gen,n_depth,avg_ts,stddev_"
+        "ts\n");
     for (const auto& r : rs)
       std::printf("\"%s\",%llu,%llu,%s,%s,%d,%s,%lld,%lld,%lld,%.4f,%.4f\n", m.name.c_str(),
                   static_cast<unsigned long long>(m.n_bytes),
@@ -182,8 +184,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Runs `tokens` through the model in chunks of at most `chunk` tokens.
-Status forward_chunked(const model::Model& m, std::span<const int32_t> tokens, model::KvCache& cache,
-                       std::span<float> logits, ThreadPool& pool, size_t chunk) {
+Status forward_chunked(const model::Model& m, std::span<const int32_t> tokens,
+                       model::KvCache& cache, std::span<float> logits, ThreadPool& pool,
+                       size_t chunk) {
   for (size_t i = 0; i < tokens.size(); i += chunk) {
     const size_t n = std::min(chunk, tokens.size() - i);
     FRUGAL_TRY(m.forward(tokens.subspan(i, n), cache, logits, false, pool));
@@ -194,8 +197,8 @@ Status forward_chunked(const model::Model& m, std::span<const int32_t> tokens, m
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "bench", "Measure prefill (pp) and decode (tg) tokens/s, like llama-bench");
+  auto* cmd = app.add_subcommand("bench",
+                                 "Measure prefill (pp) and decode (tg) tokens/s, like llama-bench");
   struct Opts {
     std::string path;
     std::string p = "512", n = "128", r = "5", t, d = "0", o = "md";
@@ -206,14 +209,16 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-p,--n-prompt", o->p, "Prompt tokens of the pp test, 0 to skip (default 512)");
   cmd->add_option("-n,--n-gen", o->n, "Generated tokens of the tg test, 0 to skip (default 128)");
   cmd->add_option("-r,--repetitions", o->r, "Timed repetitions of each test (default 5)");
-  cmd->add_option("-t,--threads", o->t, "Thread counts, comma-separated (default: hardware threads)");
+  cmd->add_option("-t,--threads", o->t,
+                  "Thread counts, comma-separated (default: hardware threads)");
   cmd->add_option("-d,--n-depth", o->d,
                   "Cached positions before each test, comma-separated (default 0)");
   cmd->add_option("-o,--output", o->o, "Output format: md, csv or json (default md)");
   cmd->add_flag("--no-warmup", o->no_warmup,
                 "Skip the untimed run before each test (when a driver warms up itself)");
   cmd->footer(
-      "Each test first runs once untimed (warm-up, unless --no-warmup). pp: one forward call of P random tokens;\n"
+      "Each test first runs once untimed (warm-up, unless --no-warmup). pp: one forward call of P "
+      "random tokens;\n"
       "tg: N forward calls of one token. The KV cache holds max(depth) + max(P, N) positions.");
   return [o]() -> int {
     auto p = parse_list("-p", o->p, 0, false);
@@ -252,9 +257,10 @@ Action add_bench_command(CLI::App& app) {
     const double cache_bytes = 2.0 * hp.n_layer * capacity * hp.n_head_kv * hp.head_dim * 4;
     const double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
     if (phys > 0 && cache_bytes > phys)
-      return fail(fmt::format("bench: KV cache for {} positions would need {:.1f} GiB, more than "
-                              "this machine's {:.1f} GiB", capacity, cache_bytes / (1 << 30),
-                              phys / (1 << 30)));
+      return fail(
+          fmt::format("bench: KV cache for {} positions would need {:.1f} GiB, more than "
+                      "this machine's {:.1f} GiB",
+                      capacity, cache_bytes / (1 << 30), phys / (1 << 30)));
     model::KvCache cache(hp, capacity);
     if (cache.capacity() != capacity)
       return fail(fmt::format("bench: cannot allocate a KV cache of {} positions", capacity));
@@ -262,8 +268,8 @@ Action add_bench_command(CLI::App& app) {
     // Random valid token ids, fixed seed: the same work on every run.
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(hp.n_vocab - 1));
-    std::vector<int32_t> fill(depths.back());        // [max depth]
-    std::vector<int32_t> prompt(n_prompt);           // [P]
+    std::vector<int32_t> fill(depths.back());               // [max depth]
+    std::vector<int32_t> prompt(n_prompt);                  // [P]
     std::vector<int32_t> gen(std::max<int64_t>(n_gen, 1));  // [N]
     for (auto* v : {&fill, &prompt, &gen})
       for (auto& x : *v) x = dist(rng);

@@ -157,8 +157,9 @@ Status make_model(const Shape& sh, const Mix& mix, int64_t n_layer, const std::s
   }
   for (auto& t : plan) {
     auto rs = gguf::row_size(t.type, t.shape[0]);
-    if (!rs) return make_error("mkmodel: tensor '{}': row of {} not whole {} blocks", t.name, t.shape[0],
-                               gguf::type_name(t.type));
+    if (!rs)
+      return make_error("mkmodel: tensor '{}': row of {} not whole {} blocks", t.name, t.shape[0],
+                        gguf::type_name(t.type));
     t.n_bytes = *rs * (t.shape.size() > 1 ? t.shape[1] : 1);
   }
 
@@ -168,14 +169,17 @@ Status make_model(const Shape& sh, const Mix& mix, int64_t n_layer, const std::s
   kv.emplace_back("general.name", gguf::make_string(sh.general_name));
   kv.emplace_back("general.file_type", gguf::make_uint(gguf::ValueType::UINT32, mix.file_type));
   kv.emplace_back("general.quantization_version", gguf::make_uint(gguf::ValueType::UINT32, 2));
-  auto u32 = [](int64_t v) { return gguf::make_uint(gguf::ValueType::UINT32, static_cast<uint64_t>(v)); };
+  auto u32 = [](int64_t v) {
+    return gguf::make_uint(gguf::ValueType::UINT32, static_cast<uint64_t>(v));
+  };
   kv.emplace_back("qwen2.context_length", u32(sh.n_ctx));
   kv.emplace_back("qwen2.embedding_length", u32(E));
   kv.emplace_back("qwen2.block_count", u32(n_layer));
   kv.emplace_back("qwen2.feed_forward_length", u32(F));
   kv.emplace_back("qwen2.attention.head_count", u32(sh.n_head));
   kv.emplace_back("qwen2.attention.head_count_kv", u32(sh.n_head_kv));
-  kv.emplace_back("qwen2.rope.freq_base", gguf::make_float(gguf::ValueType::FLOAT32, sh.rope_theta));
+  kv.emplace_back("qwen2.rope.freq_base",
+                  gguf::make_float(gguf::ValueType::FLOAT32, sh.rope_theta));
   kv.emplace_back("qwen2.attention.layer_norm_rms_epsilon",
                   gguf::make_float(gguf::ValueType::FLOAT32, sh.rms_eps));
   std::unique_ptr<gguf::File> vocab;
@@ -191,7 +195,8 @@ Status make_model(const Shape& sh, const Mix& mix, int64_t n_layer, const std::s
       if (key == "tokenizer.ggml.tokens" || key == "tokenizer.ggml.token_type") {
         const gguf::Array* a = value.as_array();
         if (!a || static_cast<int64_t>(a->items.size()) > V)
-          return make_error("mkmodel: --vocab '{}': {} has more than {} entries", vocab_path, key, V);
+          return make_error("mkmodel: --vocab '{}': {} has more than {} entries", vocab_path, key,
+                            V);
         std::vector<gguf::Value> items = a->items;
         for (int64_t i = static_cast<int64_t>(items.size()); i < V; ++i)
           items.push_back(key == "tokenizer.ggml.tokens"
@@ -222,17 +227,20 @@ Status make_model(const Shape& sh, const Mix& mix, int64_t n_layer, const std::s
   if (!f) return make_error("mkmodel: cannot create '{}': {}", out_path, std::strerror(errno));
   Rng rng{seed * 0x9E3779B97F4A7C15ULL + 1};
   Status st;
-  if (std::fwrite(h.bytes().data(), 1, h.size(), f) != h.size()) st = make_error("mkmodel: short write");
+  if (std::fwrite(h.bytes().data(), 1, h.size(), f) != h.size())
+    st = make_error("mkmodel: short write");
   static const uint8_t zeros[kAlign] = {};
   for (size_t i = 0; st.ok() && i < plan.size(); ++i) {
     st = write_tensor_data(f, plan[i], rng);
     const uint64_t pad = (kAlign - plan[i].n_bytes % kAlign) % kAlign;
-    if (st.ok() && pad && std::fwrite(zeros, 1, pad, f) != pad) st = make_error("mkmodel: short write");
+    if (st.ok() && pad && std::fwrite(zeros, 1, pad, f) != pad)
+      st = make_error("mkmodel: short write");
   }
   if (std::fclose(f) != 0 && st.ok()) st = make_error("mkmodel: cannot finish '{}'", out_path);
   if (!st.ok()) return st;
   auto check = gguf::File::open(out_path);  // what we wrote must read back
-  if (!check.ok()) return make_error("mkmodel: wrote an unreadable file: {}", check.error().message);
+  if (!check.ok())
+    return make_error("mkmodel: wrote an unreadable file: {}", check.error().message);
   return {};
 }
 
@@ -257,7 +265,8 @@ Action add_mkmodel_command(CLI::App& app) {
     const Shape* sh = nullptr;
     for (const auto& s : kShapes)
       if (o->shape == s.name) sh = &s;
-    if (!sh) return fail(fmt::format("mkmodel: --shape '{}' is not r1-qwen-1.5b or r1-qwen-7b", o->shape));
+    if (!sh)
+      return fail(fmt::format("mkmodel: --shape '{}' is not r1-qwen-1.5b or r1-qwen-7b", o->shape));
     const Mix* mix = nullptr;
     for (const auto& m : kMixes)
       if (o->type == m.name) mix = &m;
