@@ -317,7 +317,10 @@ std::optional<ApiError> parse_ollama_chat(const json& body, const Limits& limits
 }
 
 std::string sse_event(const json& payload) {
-  return "data: " + payload.dump() + "\n\n";
+  // Invalid UTF-8 becomes U+FFFD instead of a json::type_error: this runs in
+  // httplib's chunk callback, where an exception would end the process (found
+  // by fuzz/fuzz_sse.cpp).
+  return "data: " + payload.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
 std::optional<ReasoningFormat> parse_reasoning_format(std::string_view s) {
