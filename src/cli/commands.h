@@ -16,6 +16,7 @@ Action add_tokenize_command(CLI::App& app);
 Action add_serve_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);    // cmd_bench.cpp
 Action add_mkmodel_command(CLI::App& app);  // cmd_mkmodel.cpp (hidden)
+Action add_eval_command(CLI::App& app);     // cmd_eval.cpp
 
 // Prints "frugal: <message>" to stderr; returns the exit code for failures.
 int fail(const std::string& message);

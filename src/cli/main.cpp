@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       "  frugal info model.gguf                      architecture, quantization, metadata\n"
       "  frugal tokenize model.gguf \"Hello world\"    token ids\n"
       "  frugal serve model.gguf --port 8080         OpenAI-compatible HTTP API\n"
+      "  frugal eval model.gguf --task arith -n 50   accuracy on rule-checked problems\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
 
   // FRUGAL_KERNELS=ref|avx2|auto forces a kernel table (A/B checks, bisecting
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   reg(add_serve_command);
   reg(add_bench_command);
   reg(add_mkmodel_command);
+  reg(add_eval_command);
 
   try {
     app.parse(argc, argv);
