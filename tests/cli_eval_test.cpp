@@ -200,6 +200,7 @@ TEST(CliEval, FailuresAreOneLineErrors) {
                         "/nonexistent/m.gguf");
   expect_one_line_error(frugal("eval " + quote(kTiny) + " --task arith --top-p 0"), "top_p");
   expect_one_line_error(frugal("eval --grade x.jsonl"), "--problems");
+  EXPECT_NE(frugal("eval --task arith -n 0 --dump-problems /dev/null").code, 0);  // usage error
   expect_one_line_error(frugal("eval --grade /nonexistent/r.jsonl --problems " + quote(kGsm)),
                         "line 1");  // kGsm is not a problems file: no 'id'
   const fs::path bad = tmp("bad.jsonl");

@@ -36,7 +36,7 @@ struct EvalFlags {
   std::string dump_file;
   std::string output_file;
   std::string chat_template;
-  int n = 0;  // 0: 50 generated problems, or every problem of a file
+  int n = 0;  // 0 (unset): 50 generated problems, or every problem of a file
   int64_t seed = 0;
   int digits = 3;
   std::string ops = "+-*";
@@ -54,7 +54,6 @@ Result<std::vector<eval::Problem>> make_problems(const EvalFlags& f) {
     return make_error("give either --task or --problems, not both");
   if (f.task.empty() && f.problems_file.empty())
     return make_error("no problems: give --task arith|countdown|FILE.jsonl or --problems FILE");
-  if (f.n < 0) return make_error("-n must be >= 1, got {}", f.n);
   const int n_gen = f.n > 0 ? f.n : 50;
   std::vector<eval::Problem> problems;
   if (f.task == "arith") {
@@ -95,6 +94,13 @@ void print_summary(const EvalFlags& f, const eval::Summary& s, const std::string
     }
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
+    if (mode == "run")
+      std::printf("%s: %lld problems from %s, seed %lld, temperature %g, top-p %g, max tokens %d\n",
+                  f.model.c_str(), static_cast<long long>(s.n), task_label(f).c_str(),
+                  static_cast<long long>(f.seed), f.sampling.temperature, f.sampling.top_p,
+                  f.max_tokens);
+    else
+      std::printf("%s graded against %s\n", f.grade_file.c_str(), f.problems_file.c_str());
     std::printf("%s", eval::summary_to_text(s).c_str());
   }
   std::fflush(stdout);
@@ -245,7 +251,8 @@ Action add_eval_command(CLI::App& app) {
   cmd->add_option("--problems", f->problems_file,
                   "A problems file written by --dump-problems (to run, or to --grade against)");
   cmd->add_option("-n,--num-problems", f->n,
-                  "Number of problems (default: 50 generated, or every problem of a file)");
+                  "Number of problems (default: 50 generated, or every problem of a file)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--seed", f->seed,
                   "Seed of the generated problems and of sampling (problem i samples with seed+i; "
                   "default 0)");
