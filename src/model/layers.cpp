@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/ops.h"
 
 namespace frugal::model {
@@ -77,7 +78,8 @@ DecoderScratch::DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv
       gate(static_cast<size_t>(n_tokens * hp.n_ff)),
       up(gate.size()),
       act(gate.size()),
-      scores(static_cast<size_t>(n_threads * n_kv_)),
+      attend_per_thread(kernels::attend_scores_len(n_kv_) + kernels::attend_acc_len(hp.head_dim)),
+      attend(static_cast<size_t>(n_threads * attend_per_thread)),
       n_kv(n_kv_) {}
 
 void embed(const kernels::WeightView& token_embd, std::span<const int32_t> tokens, float* x) {
@@ -107,33 +109,33 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   std::copy(s.k.begin(), s.k.end(), k_cache + pos0 * KVD);
   std::copy(s.v.begin(), s.v.end(), v_cache + pos0 * KVD);
 
-  // One work item per (token, head); each thread owns one row of s.scores.
+  // One work item per (token, head); each thread owns one block of s.attend.
+  // One query row scores in the order llama.cpp uses for one token, a batch
+  // in its batched order (kernels/cpu/attention.h), so both paths track it.
   const int64_t group = H / Hkv;  // query heads sharing one KV head
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t n_items = T * H;
+  const auto order = T == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
   pool.run([&](int thread, int n_threads) {
-    float* scores = s.scores.data() + thread * s.n_kv;  // [n_kv]
+    float* scratch = s.attend.data() + thread * s.attend_per_thread;
     const int64_t per = (n_items + n_threads - 1) / n_threads;
     const int64_t begin = std::min(n_items, per * thread);
     const int64_t end = std::min(n_items, begin + per);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / H, h = item % H, g = h / group;
-      const int64_t n_kv = pos0 + t + 1;              // causal: positions 0 .. pos0+t
-      const float* q = s.q.data() + (t * H + h) * D;  // [D]
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float* kj = k_cache + j * KVD + g * D;  // [D]
-        float dot = 0.0f;
-        for (int64_t i = 0; i < D; ++i) dot += q[i] * kj[i];
-        scores[j] = dot * scale;
-      }
-      kernels::softmax(scores, n_kv);
-      float* out = s.attn.data() + (t * H + h) * D;  // [D]
-      std::fill(out, out + D, 0.0f);
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float* vj = v_cache + j * KVD + g * D;  // [D]
-        const float p = scores[j];
-        for (int64_t i = 0; i < D; ++i) out[i] += p * vj[i];
-      }
+      kernels::AttendArgs a;
+      a.q = s.q.data() + (t * H + h) * D;  // [D]
+      a.k = k_cache + g * D;               // [n_kv, D] rows KVD apart
+      a.v = v_cache + g * D;               // [n_kv, D] rows KVD apart
+      a.kv_stride = KVD;
+      a.n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      a.head_dim = D;
+      a.scale = scale;
+      a.order = order;
+      a.scores = scratch;                                    // [n_kv rounded up to 8]
+      a.acc = scratch + kernels::attend_scores_len(s.n_kv);  // [8, D]
+      a.out = s.attn.data() + (t * H + h) * D;               // [D]
+      kernels::attend(a);
     }
   });
 

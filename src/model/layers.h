@@ -110,7 +110,8 @@ struct DecoderScratch {
   std::vector<float> gate;    // [T, F]
   std::vector<float> up;      // [T, F]
   std::vector<float> act;     // [T, F] silu(gate) * up
-  std::vector<float> scores;  // [n_threads, n_kv] one row of attention weights per thread
+  int64_t attend_per_thread;  // floats of attention scratch per thread
+  std::vector<float> attend;  // [n_threads, round8(n_kv) + 8*D] scores and value lanes
   int64_t n_kv;
 };
 

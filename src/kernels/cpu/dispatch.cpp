@@ -32,6 +32,8 @@ KernelTable make_ref_table() {
   set(GgmlType::Q4_K, GgmlType::Q8_K, tensor::quantize_row_q8_k, ref::dot_q4_k_q8_k);
   set(GgmlType::Q5_K, GgmlType::Q8_K, tensor::quantize_row_q8_k, ref::dot_q5_k_q8_k);
   set(GgmlType::Q6_K, GgmlType::Q8_K, tensor::quantize_row_q8_k, ref::dot_q6_k_q8_k);
+  t.attend = ref::attend;
+  t.swiglu = ref::swiglu;
   return t;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "kernels/cpu/attention.h"
 #include "gguf/ggml_type.h"
 
 namespace frugal::kernels {
@@ -36,9 +37,14 @@ struct DotKernel {
 
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know
 
+using AttendFn = void (*)(const AttendArgs& a);
+using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
+
 struct KernelTable {
   const char* isa = "ref";
   DotKernel by_type[kKernelTypeSlots];
+  AttendFn attend = nullptr;  // attention.h
+  SwigluFn swiglu = nullptr;  // ops.h
 
   const DotKernel* find(gguf::GgmlType t) const {
     const auto i = static_cast<uint32_t>(t);

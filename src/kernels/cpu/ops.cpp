@@ -1,5 +1,5 @@
 // Row-wise float32 ops. Numerics chosen to match ggml where it matters for
-// agreement with llama.cpp: rms_norm sums squares in double; softmax sums
+// agreement with llama.cpp: rms_norm sums float squares in double; softmax sums
 // exponentials in double; rope angles are built in float by repeated
 // multiplication and the rotation rounded as fma, exactly as ggml's x86 build
 // does (tests/kernels_ops_test.cpp holds it bit-exact to ggml_rope_ext).
@@ -9,11 +9,14 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/dispatch.h"
+
 namespace frugal::kernels {
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  // Squares rounded to float, summed in double: ggml's rms_norm order.
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / std::sqrt(mean + eps);
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
@@ -56,10 +59,11 @@ void softmax(float* x, int64_t n) {
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = (g / (1.0f + std::exp(-g))) * up[i];
-  }
+  active_kernels().swiglu(gate, up, out, n);
+}
+
+void attend(const AttendArgs& a) {
+  active_kernels().attend(a);
 }
 
 }  // namespace frugal::kernels

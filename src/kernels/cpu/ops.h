@@ -19,7 +19,8 @@ void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
 // In-place softmax over n.
 void softmax(float* x, int64_t n);
 
-// out[i] = silu(gate[i]) * up[i]
+// out[i] = silu(gate[i]) * up[i], silu's exp as attention.h's expf_poly (the
+// exp ggml uses), through the active kernel table.
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace frugal::kernels

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/attention.h"
+
 namespace frugal::kernels::ref {
 
 // Float weights against float32 activations.
@@ -25,5 +27,9 @@ float dot_q3_k_q8_k(const void* w, const void* a, int64_t n);
 float dot_q4_k_q8_k(const void* w, const void* a, int64_t n);
 float dot_q5_k_q8_k(const void* w, const void* a, int64_t n);
 float dot_q6_k_q8_k(const void* w, const void* a, int64_t n);
+
+// attend() and swiglu() in scalar code (attention_ref.cpp).
+void attend(const AttendArgs& a);
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace frugal::kernels::ref

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/x86/cpu_features.h"
 
 namespace frugal::kernels::avx2 {
@@ -58,5 +59,9 @@ void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
 void quantize_row_q8_0(const float* x, void* dst, int64_t n);
 void quantize_row_q8_1(const float* x, void* dst, int64_t n);
 void quantize_row_q8_k(const float* x, void* dst, int64_t n);
+
+// Twins of ref::attend / ref::swiglu (kernels/cpu/attention.h), same bits.
+void attend(const AttendArgs& a);
+void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace frugal::kernels::avx2

@@ -43,6 +43,8 @@ KernelTable make_avx2_table(const KernelTable& ref) {
   t.by_type[static_cast<uint32_t>(GgmlType::Q5_1)].quantize_act = avx2::quantize_row_q8_1;
   t.by_type[static_cast<uint32_t>(GgmlType::Q2_K)].quantize_act = avx2::quantize_row_q8_k;
   t.by_type[static_cast<uint32_t>(GgmlType::Q3_K)].quantize_act = avx2::quantize_row_q8_k;
+  t.attend = avx2::attend;
+  t.swiglu = avx2::swiglu;
   return t;
 }
 

@@ -1,0 +1,96 @@
+// Scalar reference of attend() and swiglu(): the lane structure of the AVX2
+// kernels written out element by element (attention.h says why the order is
+// fixed). Float adds and multiplies here are never contracted into fma: this
+// file is compiled for baseline x86-64, which has no fma instruction; every
+// fused step is an explicit std::fma.
+#include <algorithm>
+#include <limits>
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/ref/vec_dot_ref.h"
+
+namespace frugal::kernels::ref {
+namespace {
+
+// (l0 + l2) + (l1 + l3) of a[l] = x[l + 4] + x[l]: the reduction of one
+// 8-lane register used by tinyBLAS and ggml's softmax sum.
+float hsum8(const float* x) {
+  float a[4];
+  for (int l = 0; l < 4; ++l) a[l] = x[l + 4] + x[l];
+  return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
+float score_single(const float* q, const float* k, int64_t D) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= D; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(k[i + l], q[i + l], acc[l]);
+  float s = hsum8(acc);
+  for (; i < D; ++i) s = std::fma(k[i], q[i], s);
+  return s;
+}
+
+float score_batch(const float* q, const float* k, int64_t D) {
+  float acc[4][8] = {};
+  const int64_t np = D & ~int64_t{31};
+  for (int64_t i = 0; i < np; i += 32)
+    for (int r = 0; r < 4; ++r)
+      for (int l = 0; l < 8; ++l)
+        acc[r][l] = std::fma(k[i + 8 * r + l], q[i + 8 * r + l], acc[r][l]);
+  for (int l = 0; l < 8; ++l) {
+    acc[0][l] = acc[0][l] + acc[2][l];
+    acc[1][l] = acc[1][l] + acc[3][l];
+  }
+  for (int l = 0; l < 8; ++l) acc[0][l] = acc[0][l] + acc[1][l];
+  float t[4];
+  for (int l = 0; l < 4; ++l) t[l] = acc[0][l] + acc[0][l + 4];
+  float s = (t[0] + t[1]) + (t[2] + t[3]);
+  for (int64_t i = np; i < D; ++i) s = std::fma(k[i], q[i], s);
+  return s;
+}
+
+}  // namespace
+
+void attend(const AttendArgs& a) {
+  const int64_t D = a.head_dim, n = a.n_kv, n8 = attend_scores_len(n);
+  float* s = a.scores;  // [n8]
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) {
+    const float* kj = a.k + j * a.kv_stride;
+    const float dot =
+        a.order == ScoreOrder::kSingle ? score_single(a.q, kj, D) : score_batch(a.q, kj, D);
+    s[j] = dot * a.scale;
+    mx = std::max(mx, s[j]);
+  }
+  double sum = 0.0;
+  for (int64_t g = 0; g < n8; g += 8) {
+    for (int64_t j = g; j < g + 8; ++j) s[j] = j < n ? expf_poly(s[j] - mx) : 0.0f;
+    sum += static_cast<double>(hsum8(s + g));
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+
+  float* acc = a.acc;  // [8, D]: lane = position mod 8
+  std::fill(acc, acc + 8 * D, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* vj = a.v + j * a.kv_stride;
+    float* row = acc + (j % 8) * D;
+    for (int64_t d = 0; d < D; ++d) row[d] = std::fma(vj[d], s[j], row[d]);
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    float lanes[8];
+    for (int l = 0; l < 8; ++l) lanes[l] = acc[l * D + d];
+    a.out[d] = hsum8(lanes);
+  }
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int64_t l = i; l < i + 8; ++l)
+      out[l] = (gate[l] / (1.0f + expf_poly(0.0f - gate[l]))) * up[l];
+  // ggml's tail (n not a multiple of 8) uses the C library's expf.
+  for (; i < n; ++i) out[i] = (gate[i] / (1.0f + std::exp(-gate[i]))) * up[i];
+}
+
+}  // namespace frugal::kernels::ref
