@@ -11,6 +11,7 @@ PKGS=(
   libpcre2-dev libutf8proc-dev
   python3 python3-venv python3-pip
   clang libclang-rt-14-dev
+  bible-kjv bible-kjv-text  # public-domain text for perplexity (scripts/fetch_text.sh)
 )
 
 missing=()
