@@ -6,16 +6,20 @@ namespace frugal::eval {
 
 int64_t count_reasoning_tokens(const tokenizer::Tokenizer& tok, std::span<const int32_t> tokens,
                                bool starts_in_reasoning) {
+  // Everything up to the token after which the block is closed. Tags split
+  // across tokens ("<", "think", ">") are decided by the splitter, so the
+  // tokens of the opening tag count even though the block opens only at ">".
   chat::ReasoningSplitter splitter(starts_in_reasoning);
-  int64_t n = 0;
-  for (int32_t id : tokens) {
-    // A token is reasoning when the block was open before it (this covers
-    // the token that closes it) or is open after it (the one that opens it).
-    const bool before = splitter.in_reasoning();
-    splitter.push(tok.token_to_piece(id));
-    if (before || splitter.in_reasoning()) ++n;
+  bool opened = splitter.in_reasoning();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    splitter.push(tok.token_to_piece(tokens[i]));
+    if (splitter.in_reasoning()) {
+      opened = true;
+    } else if (opened) {
+      return static_cast<int64_t>(i + 1);
+    }
   }
-  return n;
+  return opened ? static_cast<int64_t>(tokens.size()) : 0;
 }
 
 Result<std::vector<Graded>> run_eval(const runtime::Engine& engine,
