@@ -5,13 +5,17 @@
 // Every case must be rejected with an error naming the field at fault, quickly,
 // and without allocating memory in proportion to a bogus header count.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <new>
+#include <span>
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
@@ -20,19 +24,40 @@
 // an allocation from a header count the file cannot back.
 // Our operator new is malloc and our operator delete is free, which GCC at -O3
 // misreads as a new/free mismatch once it sees both (a false positive).
+// Also the peak of live heap bytes above the level at the last reset
+// (malloc_usable_size, so unsized deletes are counted too): the issue's bound
+// of 1 MiB extra memory for a header-only failure.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 static std::atomic<size_t> g_max_alloc{0};
+static std::atomic<int64_t> g_live{0}, g_peak_live{0};
 void* operator new(size_t n) {
   size_t cur = g_max_alloc.load(std::memory_order_relaxed);
   while (n > cur && !g_max_alloc.compare_exchange_weak(cur, n)) {
   }
-  if (void* p = std::malloc(n ? n : 1)) return p;
+  if (void* p = std::malloc(n ? n : 1)) {
+    const int64_t live = g_live += static_cast<int64_t>(malloc_usable_size(p));
+    int64_t peak = g_peak_live.load(std::memory_order_relaxed);
+    while (live > peak && !g_peak_live.compare_exchange_weak(peak, live)) {
+    }
+    return p;
+  }
   throw std::bad_alloc();
 }
+// The nothrow form too (std::stable_sort's buffer uses it): left to the
+// sanitizer's allocator, its blocks would reach our delete as a mismatch.
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return ::operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept {
+  if (p) g_live -= static_cast<int64_t>(malloc_usable_size(p));
   std::free(p);
 }
 void operator delete(void* p, size_t) noexcept {
+  if (p) g_live -= static_cast<int64_t>(malloc_usable_size(p));
   std::free(p);
 }
 
@@ -350,6 +375,78 @@ std::vector<Case> cases() {
         return b.take();
       }(),
       "tensor #0 name: string length 9223372036854775808");
+
+  // Issue 6 additions: the remaining shapes of the known bug classes.
+  add(
+      "NDimsMax",
+      [] {
+        ByteBuilder b = header(1, 0);
+        b.str("t").u32(0xFFFFFFFFu).u64(1).u32(kF32).u64(0);
+        return b;
+      }(),
+      "tensor 't': n_dims 4294967295 out of range 1..4");
+  add(
+      "StringArrayItemPastEnd",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("tokenizer.ggml.tokens")
+            .u32(kArray)
+            .u32(kString)
+            .u64(2)
+            .str("a")
+            .u64(1000)
+            .raw("xy", 2);
+        return b;
+      }(),
+      "key 'tokenizer.ggml.tokens' value: string length 1000 exceeds");
+  add(
+      "NestedArrayInnerCountHuge",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("k").u32(kArray).u32(kArray).u64(1).u32(kU64).u64(uint64_t{1} << 62).u64(7);
+        return b;
+      }(),
+      "key 'k': array count 4611686018427387904 of uint64 cannot fit");
+  add_bytes("FourDimsProductOverflow",
+            one_tensor("t", {1u << 16, 1u << 16, 1u << 16, 1u << 16}, kF32, 0, 64),
+            "tensor 't': element count of shape [65536, 65536, 65536, 65536] overflows");
+  add_bytes("DimMaxTimesTypeSizeOverflow", one_tensor("t", {~uint64_t{0}}, kF32, 0, 64),
+            "tensor 't': byte size of F32 shape [18446744073709551615] overflows");
+  add_bytes("UnknownTypeMax", one_tensor("t", {32}, 0xFFFFFFFFu, 0, 64),
+            "tensor 't': unknown ggml type 4294967295");
+  add_bytes("Q4_KNotBlockMultiple", one_tensor("t", {32}, /*Q4_K=*/12, 0, 256),
+            "tensor 't': shape[0] 32 is not a multiple of the Q4_K block size 256");
+  add_bytes("Q8_0NotBlockMultiple", one_tensor("t", {40}, /*Q8_0=*/8, 0, 64),
+            "tensor 't': shape[0] 40 is not a multiple of the Q8_0 block size 32");
+  add_bytes("DataOneBytePastEnd", one_tensor("t", {16, 2}, kF32, 0, 127),
+            "tensor 't': data [96, 224) extends past end of file (223 bytes)");
+  add_bytes(
+      "IdenticalOffsetsOverlap",
+      [] {
+        ByteBuilder b = header(2, 0);
+        tensor_info(b, "a", {8}, kF32, 0);
+        tensor_info(b, "b", {8}, kF32, 0);
+        return with_data(std::move(b), 64);
+      }(),
+      "tensors 'a' [0, 32) and 'b' [0, 32) overlap");
+  add_bytes(
+      "AlignmentHugePushesDataPastEnd",
+      [] {
+        // 2^31 is a legal power of two: the data section starts 2 GiB in.
+        ByteBuilder b = header(1, 1);
+        b.str("general.alignment").u32(kU32).u32(1u << 31);
+        tensor_info(b, "t", {8}, kF32, 0);
+        return with_data(std::move(b), 64);
+      }(),
+      "tensor 't': offset 0 (file offset 2147483648) is past end of file");
+  add(
+      "ArrayElemTypeIsArrayOfUnknown",
+      [] {
+        ByteBuilder b = header(0, 1);
+        b.str("k").u32(kArray).u32(kArray).u64(1).u32(200).u64(0);
+        return b;
+      }(),
+      "key 'k': unknown array element type 200");
   return c;
 }
 
@@ -369,10 +466,27 @@ double best_parse_ms(const std::vector<uint8_t>& bytes, const OpenOptions& opt =
   return best;
 }
 
+// Resets the allocation counters; peak_extra() is the most heap the parser
+// held at once since then, above what was live before.
+class AllocWatch {
+ public:
+  AllocWatch() : base_(g_live.load()) {
+    g_max_alloc = 0;
+    g_peak_live = base_;
+  }
+  int64_t peak_extra() const { return g_peak_live.load() - base_; }
+
+ private:
+  int64_t base_;
+};
+
+constexpr int64_t kOneMiB = int64_t{1} << 20;
+
 void expect_rejected(const std::vector<uint8_t>& bytes, const std::string& fragment,
                      const OpenOptions& opt = {}) {
-  g_max_alloc = 0;
+  AllocWatch watch;
   auto r = File::from_memory(bytes, opt);
+  EXPECT_LE(watch.peak_extra(), kOneMiB) << "header-only failure held over 1 MiB";
   ASSERT_FALSE(r.ok()) << "accepted; expected an error containing: " << fragment;
   const std::string& msg = r.error().message;
   EXPECT_EQ(msg.rfind("gguf: ", 0), 0u) << msg;
@@ -517,6 +631,96 @@ TEST(Malformed, OptionLimitsAreEnforced) {
   small.max_array_depth = 2;
   expect_rejected(d.bytes(), "key 'd': arrays nested deeper than 2 levels", small);
   EXPECT_TRUE(File::from_memory(d.bytes()).ok());  // the default depth allows it
+}
+
+// A header count that the bytes left could back (so the cheap check lets it
+// through) but whose items are broken early: the parser must fail having spent
+// memory on the items it parsed, not on the count. With a 1 MiB file, 131000
+// strings or 43000 tensor infos would cost ~6 MB / ~4 MB if reserved up front.
+TEST(Malformed, CountsThatFitTheFileButNotTheItemsStayUnder1MiB) {
+  const size_t kFile = size_t{1} << 20;
+  {
+    ByteBuilder b = header(0, 1);
+    b.str("tokenizer.ggml.tokens").u32(kArray).u32(kString).u64(131000).str("a");
+    b.u64(~uint64_t{0});  // the second string's length: past the end
+    std::vector<uint8_t> v = b.take();
+    v.resize(kFile, 0);
+    expect_rejected(v, "key 'tokenizer.ggml.tokens' value: string length 18446744073709551615");
+  }
+  {
+    ByteBuilder b = header(43000, 0);
+    tensor_info(b, "t", {}, kF32, 0);  // n_dims 0: the first info is already bad
+    std::vector<uint8_t> v = b.take();
+    v.resize(kFile, 0);
+    expect_rejected(v, "tensor 't': n_dims 0 out of range");
+  }
+}
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Truncation at every 1 % of real-shaped model files (the tiny HF-generated
+// models: real tensor names, metadata and tokenizer arrays): every cut is
+// rejected with a gguf error, in under 10 ms, holding under 1 MiB.
+TEST(Malformed, TruncationAtEveryPercentOfTinyModelsIsRejected) {
+  for (const char* name : {"tiny-qwen2.f32.gguf", "tiny-llama.bf16.gguf"}) {
+    const std::vector<uint8_t> full = read_all(std::string(FRUGAL_TEST_DATA) + "/models/" + name);
+    ASSERT_GT(full.size(), 100000u) << name;
+    ASSERT_TRUE(File::from_memory(full).ok()) << name;
+    for (int pct = 0; pct < 100; ++pct) {
+      const size_t n = full.size() * pct / 100;
+      const std::vector<uint8_t> cut(full.begin(), full.begin() + n);  // own copy for ASan
+      AllocWatch watch;
+      auto r = File::from_memory(cut);
+      ASSERT_FALSE(r.ok()) << name << " accepted when cut to " << pct << " %";
+      EXPECT_EQ(r.error().message.rfind("gguf: ", 0), 0u) << r.error().message;
+      EXPECT_LE(watch.peak_extra(), kOneMiB) << name << " cut to " << pct << " %";
+      EXPECT_LT(best_parse_ms(cut), 10.0) << name << " cut to " << pct << " %";
+    }
+  }
+}
+
+// The same for files whose header is megabytes of vocabulary (the shared
+// vocab files, and the real models when $FRUGAL_MODEL_CACHE has them): a cut
+// inside the header can only be found by reading up to it, so the bound is
+// relative: rejecting a cut file costs no more time and memory than opening
+// the whole file (plus 10 ms / 1 MiB), i.e. nothing in proportion to a count.
+TEST(Malformed, TruncationAtEveryPercentOfVocabAndModelFilesIsRejected) {
+  std::vector<std::string> paths = {std::string(FRUGAL_SHARED_TESTDATA) +
+                                    "/vocab/ggml-vocab-gpt-2.gguf"};
+  if (const char* cache = std::getenv("FRUGAL_MODEL_CACHE")) {
+    const std::string p = std::string(cache) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (std::ifstream(p).good()) paths.push_back(p);
+  }
+  for (const std::string& path : paths) {
+    const std::vector<uint8_t> full = read_all(path);
+    ASSERT_FALSE(full.empty()) << path;
+    AllocWatch whole_watch;
+    ASSERT_TRUE(File::from_memory(full).ok()) << path;
+    const int64_t whole_peak = whole_watch.peak_extra();
+    const double whole_ms = best_parse_ms(full);
+    for (int pct = 1; pct < 100; ++pct) {
+      // A prefix view: the parser is bounded by the span it is given.
+      const std::span<const uint8_t> cut(full.data(), full.size() * pct / 100);
+      // Up to three timed runs, the fastest counts: work per bogus count
+      // shows in every run, a busy machine's preemption does not.
+      double ms = 1e9;
+      for (int run = 0; run < 3 && ms >= 2 * whole_ms + 10.0; ++run) {
+        AllocWatch watch;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = File::from_memory(cut);
+        ms = std::min(
+            ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count());
+        ASSERT_FALSE(r.ok()) << path << " accepted when cut to " << pct << " %";
+        EXPECT_EQ(r.error().message.rfind("gguf: ", 0), 0u) << r.error().message;
+        EXPECT_LE(watch.peak_extra(), whole_peak + kOneMiB) << path << " cut to " << pct << " %";
+      }
+      EXPECT_LT(ms, 2 * whole_ms + 10.0) << path << " cut to " << pct << " %";
+    }
+  }
 }
 
 }  // namespace

@@ -28,6 +28,10 @@ constexpr uint32_t kDefaultAlignment = 32;
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // key length, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4;  // name length, n_dims, 1 dim, type
 constexpr uint32_t kMaxDims = 4;
+// Most items reserved from a header count before any of them is parsed: a
+// count that fits the file can still claim far more memory than the file
+// holds (a TensorInfo or a Value is ~50-100 bytes, its encoding 1-24).
+constexpr uint64_t kMaxUpfrontItems = uint64_t{1} << 12;
 
 // Bounds-checked little-endian reader over the mapped bytes. Every read
 // returns nullopt instead of reading past the end; callers turn that into an
@@ -229,8 +233,12 @@ class Parser {
     }
     Array& arr = out.v.emplace<Array>();
     arr.elem_type = elem_type;
-    arr.items.resize(static_cast<size_t>(*count));
-    for (Value& item : arr.items) FRUGAL_TRY(value(item, elem_type, key, depth + 1));
+    // The count fits the bytes left, but an item costs far more memory than
+    // its smallest encoding (48 bytes for a 1-byte uint8), so memory grows
+    // with the items actually parsed, never with the count up front.
+    arr.items.reserve(static_cast<size_t>(std::min<uint64_t>(*count, kMaxUpfrontItems)));
+    for (uint64_t i = 0; i < *count; ++i)
+      FRUGAL_TRY(value(arr.items.emplace_back(), elem_type, key, depth + 1));
     return {};
   }
 
@@ -323,7 +331,7 @@ Status File::parse(const OpenOptions& opt) {
   }
 
   // Tensor infos. Offsets are checked once the data section start is known.
-  tensors_.reserve(static_cast<size_t>(*tensor_count));
+  tensors_.reserve(static_cast<size_t>(std::min<uint64_t>(*tensor_count, kMaxUpfrontItems)));
   for (uint64_t i = 0; i < *tensor_count; ++i) {
     TensorInfo t;
     FRUGAL_ASSIGN_OR_RETURN(std::string_view name,

@@ -34,6 +34,27 @@ struct Tokenizer::Impl {
 
 namespace {
 
+// The byte a token of type Byte stands for: its text must be exactly
+// "<0xHH>" (GGUF's byte-token spelling). Anything else ("<0x-1>", "<0xZZ>",
+// "<0x100>") is refused at load rather than parsed leniently.
+std::optional<uint8_t> byte_token_value(std::string_view t) {
+  if (t.size() != 6 || t.substr(0, 3) != "<0x" || t[5] != '>') return std::nullopt;
+  int v = 0;
+  for (char c : t.substr(3, 2)) {
+    v *= 16;
+    if (c >= '0' && c <= '9') {
+      v += c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      v += c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'f') {
+      v += c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return static_cast<uint8_t>(v);
+}
+
 bool is_eog_text(std::string_view t) {
   static constexpr std::string_view kEnds[] = {"<|im_end|>",    "<|eot_id|>",
                                                "<|eom_id|>",    "<｜end▁of▁sentence｜>",
@@ -98,6 +119,17 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
         break;
       case TokenType::Unused:
         break;  // decodes to nothing
+      case TokenType::Byte: {
+        const std::optional<uint8_t> b = byte_token_value(text);
+        if (!b) {
+          return make_error(
+              "tokenizer.ggml.tokens[{}]: a byte token (token_type 6) must be written <0xHH>, "
+              "got {} bytes of other text",
+              id, text.size());
+        }
+        im.pieces[id] = std::string(1, static_cast<char>(*b));
+        break;
+      }
       default:
         im.pieces[id] = byte_level_decode(text);
     }
