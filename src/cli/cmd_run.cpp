@@ -11,6 +11,7 @@
 
 #include "chat/reasoning_splitter.h"
 #include "cli/commands.h"
+#include "common/process_memory.h"
 #include "runtime/engine.h"
 
 namespace frugal::cli {
@@ -85,6 +86,19 @@ void print_stats(const runtime::GenerationStats& s, runtime::FinishReason finish
                std::string(runtime::finish_reason_name(finish)).c_str());
 }
 
+// Resident memory next to what it should be made of: the mapped file (all of
+// it touched once a reply has run) and the KV cache, allocated in full.
+void print_memory(const runtime::Engine& engine) {
+  const auto& hp = engine.model().hparams();
+  const double mib = 1024.0 * 1024.0;
+  const double kv = 2.0 * static_cast<double>(hp.n_layer) * static_cast<double>(engine.n_ctx()) *
+                    static_cast<double>(hp.n_head_kv * hp.head_dim) * sizeof(float);
+  const auto m = process_memory();
+  std::fprintf(stderr, "[memory: RSS %.1f MiB, peak %.1f MiB | file %.1f MiB mapped, KV cache %.1f MiB]\n",
+               static_cast<double>(m.rss_bytes) / mib, static_cast<double>(m.peak_rss_bytes) / mib,
+               static_cast<double>(engine.file().file_size()) / mib, kv / mib);
+}
+
 // Generates one reply to `prompt`, printing as it goes; returns the raw text.
 Result<std::string> reply(runtime::Session& session, const runtime::Engine& engine,
                           const RunFlags& f, std::vector<int32_t> prompt, bool color) {
@@ -108,7 +122,10 @@ Result<std::string> reply(runtime::Session& session, const runtime::Engine& engi
   if (!f.raw) printer.print(splitter.finish());
   printer.finish();
   if (!r.ok()) return r.error();
-  if (f.verbose) print_stats(r->stats, r->finish);
+  if (f.verbose) {
+    print_stats(r->stats, r->finish);
+    print_memory(engine);
+  }
   return r->text;
 }
 
@@ -131,10 +148,11 @@ int run(RunFlags f) {
   if (!engine_r.ok()) return fail(engine_r.error().message);
   const runtime::Engine& engine = **engine_r;
   if (f.verbose)
-    std::fprintf(stderr, "[loaded %s in %.2f s: %s, %lld layers, context %lld, %d threads]\n",
+    std::fprintf(stderr, "[loaded %s in %.2f s: %s, %lld layers, context %lld, %d threads, RSS %.1f MiB]\n",
                  f.model.c_str(), engine.load_seconds(), engine.model().hparams().arch.c_str(),
                  static_cast<long long>(engine.model().hparams().n_layer),
-                 static_cast<long long>(engine.n_ctx()), engine.pool().size());
+                 static_cast<long long>(engine.n_ctx()), engine.pool().size(),
+                 static_cast<double>(process_memory().rss_bytes) / (1024.0 * 1024.0));
   runtime::Session session(engine);
   std::signal(SIGINT, on_sigint);
 

@@ -1,0 +1,17 @@
+// Resident memory of this process, for the memory figures users and tests
+// check (RSS after load <= file + KV cache + 5 %, issue 3). Reads
+// /proc/self/status; 0 where that file does not exist (not Linux).
+#pragma once
+
+#include <cstdint>
+
+namespace frugal {
+
+struct ProcessMemory {
+  uint64_t rss_bytes = 0;       // VmRSS: resident now
+  uint64_t peak_rss_bytes = 0;  // VmHWM: highest resident so far
+};
+
+ProcessMemory process_memory();
+
+}  // namespace frugal
