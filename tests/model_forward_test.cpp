@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -161,6 +162,53 @@ TEST_P(ForwardTest, GreedyContinuationMatchesHf) {
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
   EXPECT_EQ(got, g_.greedy);
+}
+
+// Continuous batching: three sequences in one forward_batch (a 9-token
+// prefill, a 1-token decode step after 6 cached tokens, a 4-token chunk after
+// 11) give each sequence exactly the logits forward() gives it alone.
+TEST_P(ForwardTest, BatchOfSequencesEqualsEachAloneBitForBit) {
+  const auto& hp = g_.model->hparams();
+  struct Seq {
+    int64_t cached, n;
+  };
+  const Seq plan[] = {{0, 9}, {6, 1}, {11, 4}};
+  std::vector<KvCache> alone, batched;
+  for (size_t i = 0; i < 3; ++i) {
+    alone.emplace_back(hp, 64);
+    batched.emplace_back(hp, 64);
+  }
+  std::vector<float> scratch(static_cast<size_t>(V()));
+  std::vector<std::vector<float>> want(3), got(3, std::vector<float>(static_cast<size_t>(V())));
+  std::vector<SeqForward> seqs;
+  for (size_t i = 0; i < 3; ++i) {
+    const Seq& sq = plan[i];
+    for (KvCache* c : {&alone[i], &batched[i]}) {
+      if (sq.cached == 0) continue;
+      Status st =
+          g_.model->forward(std::span(g_.prompt).first(sq.cached), *c, scratch, false, *pool_);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+    }
+    const auto toks = std::span(g_.prompt).subspan(sq.cached, sq.n);
+    want[i].resize(static_cast<size_t>(V()));
+    Status st = g_.model->forward(toks, alone[i], want[i], false, *pool_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    seqs.push_back(SeqForward{toks, &batched[i], got[i]});
+  }
+  Status st = g_.model->forward_batch(seqs, *pool_);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(batched[i].n_past, plan[i].cached + plan[i].n);
+    EXPECT_EQ(0, std::memcmp(want[i].data(), got[i].data(), want[i].size() * sizeof(float)))
+        << "sequence " << i;
+  }
+  // A bad sequence fails the whole batch and leaves every cache as it was.
+  const int32_t bad = static_cast<int32_t>(V());
+  const std::vector<SeqForward> mixed = {{std::span(g_.prompt).first(2), &batched[0], got[0]},
+                                         {std::span(&bad, 1), &batched[1], got[1]}};
+  EXPECT_FALSE(g_.model->forward_batch(mixed, *pool_).ok());
+  EXPECT_EQ(batched[0].n_past, 9);
+  EXPECT_EQ(batched[1].n_past, 7);
 }
 
 std::vector<Case> all_cases() {

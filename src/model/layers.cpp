@@ -88,10 +88,17 @@ void embed(const kernels::WeightView& token_embd, std::span<const int32_t> token
   }
 }
 
+void BatchPlan::add(KvCache* cache, int64_t n_tokens) {
+  seqs.push_back(Seq{cache, cache->n_past, n_tokens, n_rows});
+  row_seq.insert(row_seq.end(), static_cast<size_t>(n_tokens),
+                 static_cast<int32_t>(seqs.size() - 1));
+  n_rows += n_tokens;
+  max_kv = std::max(max_kv, cache->n_past + n_tokens);
+}
+
 void attention_block(const HParams& hp, const LayerWeights& w, const std::vector<float>& rope_freqs,
-                     int64_t layer, int64_t pos0, int64_t n_tokens, KvCache& cache,
-                     DecoderScratch& s, ThreadPool& pool) {
-  const int64_t T = n_tokens, E = hp.n_embd, D = hp.head_dim;
+                     int64_t layer, const BatchPlan& plan, DecoderScratch& s, ThreadPool& pool) {
+  const int64_t T = plan.n_rows, E = hp.n_embd, D = hp.head_dim;
   const int64_t H = hp.n_head, Hkv = hp.n_head_kv, KVD = Hkv * D;
 
   rms_norm_rows(s.x.data(), w.attn_norm, s.xn.data(), T, E, hp.rms_eps);  // [T, E]
@@ -101,40 +108,42 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   add_bias_rows(s.q.data(), w.bq, T);
   add_bias_rows(s.k.data(), w.bk, T);
   add_bias_rows(s.v.data(), w.bv, T);
-  rope_rows(s.q.data(), T, H, pos0, hp, rope_freqs);
-  rope_rows(s.k.data(), T, Hkv, pos0, hp, rope_freqs);
+  for (const auto& sq : plan.seqs) {
+    rope_rows(s.q.data() + sq.row0 * H * D, sq.n_tokens, H, sq.pos0, hp, rope_freqs);
+    rope_rows(s.k.data() + sq.row0 * KVD, sq.n_tokens, Hkv, sq.pos0, hp, rope_freqs);
+    float* k_cache = sq.cache->k(layer);  // [C, Hkv*D]
+    float* v_cache = sq.cache->v(layer);  // [C, Hkv*D]
+    std::copy_n(s.k.begin() + sq.row0 * KVD, sq.n_tokens * KVD, k_cache + sq.pos0 * KVD);
+    std::copy_n(s.v.begin() + sq.row0 * KVD, sq.n_tokens * KVD, v_cache + sq.pos0 * KVD);
+  }
 
-  float* k_cache = cache.k(layer);  // [C, Hkv*D]
-  float* v_cache = cache.v(layer);  // [C, Hkv*D]
-  std::copy(s.k.begin(), s.k.end(), k_cache + pos0 * KVD);
-  std::copy(s.v.begin(), s.v.end(), v_cache + pos0 * KVD);
-
-  // One work item per (token, head); each thread owns one block of s.attend.
-  // One query row scores in the order llama.cpp uses for one token, a batch
-  // in its batched order (kernels/cpu/attention.h), so both paths track it.
+  // One work item per (row, head); each thread owns one block of s.attend.
+  // A one-token sequence scores in the order llama.cpp uses for one token, a
+  // longer one in its batched order (kernels/cpu/attention.h), so both paths
+  // track it; either way a sequence's result does not depend on the others.
   const int64_t group = H / Hkv;  // query heads sharing one KV head
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int64_t n_items = T * H;
-  const auto order = T == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
   pool.run([&](int thread, int n_threads) {
     float* scratch = s.attend.data() + thread * s.attend_per_thread;
     const int64_t per = (n_items + n_threads - 1) / n_threads;
     const int64_t begin = std::min(n_items, per * thread);
     const int64_t end = std::min(n_items, begin + per);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / H, h = item % H, g = h / group;
+      const int64_t row = item / H, h = item % H, g = h / group;
+      const auto& sq = plan.seqs[static_cast<size_t>(plan.row_seq[static_cast<size_t>(row)])];
       kernels::AttendArgs a;
-      a.q = s.q.data() + (t * H + h) * D;  // [D]
-      a.k = k_cache + g * D;               // [n_kv, D] rows KVD apart
-      a.v = v_cache + g * D;               // [n_kv, D] rows KVD apart
+      a.q = s.q.data() + (row * H + h) * D;  // [D]
+      a.k = sq.cache->k(layer) + g * D;      // [n_kv, D] rows KVD apart
+      a.v = sq.cache->v(layer) + g * D;      // [n_kv, D] rows KVD apart
       a.kv_stride = KVD;
-      a.n_kv = pos0 + t + 1;  // causal: positions 0 .. pos0+t
+      a.n_kv = sq.pos0 + (row - sq.row0) + 1;  // causal: positions 0 .. its own
       a.head_dim = D;
       a.scale = scale;
-      a.order = order;
+      a.order = sq.n_tokens == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
       a.scores = scratch;                                    // [n_kv rounded up to 8]
       a.acc = scratch + kernels::attend_scores_len(s.n_kv);  // [8, D]
-      a.out = s.attn.data() + (t * H + h) * D;               // [D]
+      a.out = s.attn.data() + (row * H + h) * D;             // [D]
       kernels::attend(a);
     }
   });
@@ -164,20 +173,61 @@ void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, 
   kernels::matmul(w.output, s.xn.data(), logits.data(), rows, pool);  // [rows, V]
 }
 
+void PreNormDecoder::run_layers(std::span<const int32_t> rows_tokens, const BatchPlan& plan,
+                                DecoderScratch& s, ThreadPool& pool) const {
+  embed(w_.token_embd, rows_tokens, s.x.data());  // [T, E]
+  for (int64_t l = 0; l < hp_.n_layer; ++l) {
+    const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
+    attention_block(hp_, lw, w_.rope_freqs, l, plan, s, pool);
+    ffn_block(hp_, lw, plan.n_rows, s, pool);
+  }
+}
+
 Status PreNormDecoder::forward(std::span<const int32_t> tokens, KvCache& cache,
                                std::span<float> logits, bool all_logits, ThreadPool& pool) const {
   FRUGAL_TRY(check_forward_args(hp_, tokens, cache, logits, all_logits));
   const int64_t T = static_cast<int64_t>(tokens.size());
-  const int64_t pos0 = cache.n_past;
-  DecoderScratch s(hp_, T, pos0 + T, pool.size());
-  embed(w_.token_embd, tokens, s.x.data());  // [T, E]
-  for (int64_t l = 0; l < hp_.n_layer; ++l) {
-    const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
-    attention_block(hp_, lw, w_.rope_freqs, l, pos0, T, cache, s, pool);
-    ffn_block(hp_, lw, T, s, pool);
-  }
+  BatchPlan plan;
+  plan.add(&cache, T);
+  DecoderScratch s(hp_, T, plan.max_kv, pool.size());
+  run_layers(tokens, plan, s, pool);
   output_block(hp_, w_, T, all_logits, s, logits, pool);  // [T or 1, V]
-  cache.n_past = pos0 + T;
+  cache.n_past += T;
+  return {};
+}
+
+Status PreNormDecoder::forward_batch(std::span<const SeqForward> seqs, ThreadPool& pool) const {
+  if (seqs.empty()) return {};
+  BatchPlan plan;
+  std::vector<int32_t> rows_tokens;  // [T] all sequences' tokens, in order
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const SeqForward& sf = seqs[i];
+    if (sf.cache == nullptr) return make_error("model: sequence {} of a batch has no cache", i);
+    for (size_t j = 0; j < i; ++j)
+      if (seqs[j].cache == sf.cache)
+        return make_error("model: sequences {} and {} share a cache", j, i);
+    FRUGAL_TRY(check_forward_args(hp_, sf.tokens, *sf.cache, sf.logits, false));
+    plan.add(sf.cache, static_cast<int64_t>(sf.tokens.size()));
+    rows_tokens.insert(rows_tokens.end(), sf.tokens.begin(), sf.tokens.end());
+  }
+  const int64_t E = hp_.n_embd, V = hp_.n_vocab, S = static_cast<int64_t>(seqs.size());
+  DecoderScratch s(hp_, plan.n_rows, plan.max_kv, pool.size());
+  run_layers(rows_tokens, plan, s, pool);
+
+  // Norm and project only each sequence's last row.
+  std::vector<float> last(static_cast<size_t>(S * E));  // [S, E]
+  for (int64_t i = 0; i < S; ++i) {
+    const auto& sq = plan.seqs[static_cast<size_t>(i)];
+    std::copy_n(s.x.begin() + (sq.row0 + sq.n_tokens - 1) * E, E, last.begin() + i * E);
+  }
+  std::vector<float> normed(last.size());  // [S, E]
+  rms_norm_rows(last.data(), w_.output_norm, normed.data(), S, E, hp_.rms_eps);
+  std::vector<float> logits(static_cast<size_t>(S * V));  // [S, V]
+  kernels::matmul(w_.output, normed.data(), logits.data(), S, pool);
+  for (int64_t i = 0; i < S; ++i) {
+    std::copy_n(logits.begin() + i * V, V, seqs[static_cast<size_t>(i)].logits.begin());
+    seqs[static_cast<size_t>(i)].cache->n_past += plan.seqs[static_cast<size_t>(i)].n_tokens;
+  }
   return {};
 }
 

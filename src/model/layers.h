@@ -118,13 +118,28 @@ struct DecoderScratch {
 // x[t] = row tokens[t] of token_embd.
 void embed(const kernels::WeightView& token_embd, std::span<const int32_t> tokens, float* x);
 
+// Where each sequence of a forward call sits in the batch's rows: its rows
+// are row0 .. row0+T-1 and sit at positions pos0 .. pos0+T-1 of its cache.
+struct BatchPlan {
+  struct Seq {
+    KvCache* cache;
+    int64_t pos0;
+    int64_t n_tokens;
+    int64_t row0;
+  };
+  std::vector<Seq> seqs;
+  std::vector<int32_t> row_seq;  // [rows] index into seqs
+  int64_t n_rows = 0;
+  int64_t max_kv = 0;  // largest pos0 + n_tokens
+  void add(KvCache* cache, int64_t n_tokens);
+};
+
 // Pre-norm self-attention block for layer `layer`: x += Wo·attn(rope(Wq·n(x)),
-// rope(Wk·n(x)), Wv·n(x)). The batch's K/V are written to the cache at
-// positions pos0 .. pos0+T-1 (cache.n_past is not changed here); token t
-// attends causally to positions 0 .. pos0+t.
+// rope(Wk·n(x)), Wv·n(x)). Each sequence's K/V are written to its cache at
+// positions pos0 .. pos0+T-1 (n_past is not changed here); its token t attends
+// causally to positions 0 .. pos0+t of its own cache.
 void attention_block(const HParams& hp, const LayerWeights& w, const std::vector<float>& rope_freqs,
-                     int64_t layer, int64_t pos0, int64_t n_tokens, KvCache& cache,
-                     DecoderScratch& s, ThreadPool& pool);
+                     int64_t layer, const BatchPlan& plan, DecoderScratch& s, ThreadPool& pool);
 
 // Pre-norm SwiGLU block: x += Wdown·(silu(Wgate·n(x)) * Wup·n(x)).
 void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, DecoderScratch& s,
@@ -146,8 +161,13 @@ class PreNormDecoder final : public Model {
   const HParams& hparams() const override { return hp_; }
   Status forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits,
                  bool all_logits, ThreadPool& pool) const override;
+  Status forward_batch(std::span<const SeqForward> seqs, ThreadPool& pool) const override;
 
  private:
+  // embed → layers over the plan's rows; leaves the final hidden states in s.x.
+  void run_layers(std::span<const int32_t> rows_tokens, const BatchPlan& plan, DecoderScratch& s,
+                  ThreadPool& pool) const;
+
   HParams hp_;
   DecoderWeights w_;
 };

@@ -63,6 +63,14 @@ class KvCache {
   std::vector<float> v_;  // [L, C, Hkv*D]
 };
 
+// One sequence of a batched forward (Model::forward_batch): its new tokens,
+// its own KV cache, and where the logits of its last token go [V].
+struct SeqForward {
+  std::span<const int32_t> tokens;
+  KvCache* cache = nullptr;
+  std::span<float> logits;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -74,6 +82,13 @@ class Model {
   // cache; the cache is unchanged on error.
   virtual Status forward(std::span<const int32_t> tokens, KvCache& cache, std::span<float> logits,
                          bool all_logits, ThreadPool& pool) const = 0;
+
+  // Runs several sequences, each on its own cache, in one pass: the weights
+  // are read once for all their tokens (continuous batching). Each sequence
+  // gets exactly the logits forward() would give it alone, bit for bit.
+  // PreNormDecoder checks every sequence before any cache changes; this
+  // default runs them one at a time (on error, earlier ones have run).
+  virtual Status forward_batch(std::span<const SeqForward> seqs, ThreadPool& pool) const;
 };
 
 // Builds the model for the file's `general.architecture` (see registry.cpp).
