@@ -256,12 +256,37 @@ std::optional<ApiError> parse_messages(const json& b, const Limits& lim,
   return std::nullopt;
 }
 
+// Log-probabilities are not computed: asking for them is an error, not a
+// reply that silently lacks them. The ranges are OpenAI's (chat: a bool plus
+// top_logprobs 0..20; text completions: an integer 0..5), so a value outside
+// them is invalid whatever the vocabulary.
+std::optional<ApiError> check_logprobs(const json& b, bool chat) {
+  int64_t v = 0;
+  bool present = false;
+  if (chat) {
+    bool want = false;
+    FRUGAL_API_TRY(get_bool(b, "logprobs", want));
+    if (want)
+      return invalid("logprobs", "'logprobs' is not supported by this server", "unsupported_value");
+    FRUGAL_API_TRY(get_int(b, "top_logprobs", 0, 20, v, present));
+    if (present && v > 0)
+      return invalid("top_logprobs", "'top_logprobs' needs 'logprobs', which is not supported",
+                     "unsupported_value");
+    return std::nullopt;
+  }
+  FRUGAL_API_TRY(get_int(b, "logprobs", 0, 5, v, present));
+  if (present && v > 0)
+    return invalid("logprobs", "'logprobs' is not supported by this server", "unsupported_value");
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ApiError> parse_chat_request(const json& body, const Limits& limits,
                                            ChatParams& out) {
   FRUGAL_API_TRY(parse_messages(body, limits, out.messages));
   FRUGAL_API_TRY(parse_gen(body, limits, out.gen));
+  FRUGAL_API_TRY(check_logprobs(body, /*chat=*/true));
   if (const json* m = field(body, "model")) out.gen.model = m->get<std::string>();
   return std::nullopt;
 }
@@ -275,6 +300,7 @@ std::optional<ApiError> parse_completion_request(const json& body, const Limits&
   out.prompt = p->get<std::string>();
   if (out.prompt.empty()) return invalid("prompt", "'prompt' must not be empty");
   FRUGAL_API_TRY(parse_gen(body, limits, out.gen));
+  FRUGAL_API_TRY(check_logprobs(body, /*chat=*/false));
   if (const json* m = field(body, "model")) out.gen.model = m->get<std::string>();
   return std::nullopt;
 }
