@@ -1,8 +1,11 @@
 // Fuzz target: the GGUF reader (gguf::File::from_memory) on arbitrary bytes.
 // Every input must either be rejected with a "gguf: " error or give a File
-// whose metadata can be walked completely and whose tensors all lie inside
-// the buffer (the reader's documented guarantee, src/gguf/README.md); ASan
-// checks that no byte outside the input is read while parsing or walking.
+// whose metadata can be walked completely (typed lookups agreeing with the
+// values) and whose tensors all lie inside the buffer (the reader's documented guarantee,
+// src/gguf/README.md); ASan checks that no byte outside the input is read while parsing or walking.
+// Each input is also parsed with tight OpenOptions, whose limits must hold
+// for anything that parse accepts.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -40,11 +43,39 @@ uint64_t walk_value(const Value& v, int depth) {
   return h;
 }
 
+// Deepest array nesting below `v` (0 for a scalar).
+uint32_t depth_of(const Value& v) {
+  const Array* a = v.as_array();
+  if (!a) return 0;
+  uint32_t d = 0;
+  for (const Value& item : a->items) d = std::max(d, depth_of(item));
+  return d + 1;
+}
+
+// The OpenOptions limits hold for whatever a tight parse accepts.
+void check_tight_limits(const std::vector<uint8_t>& buf) {
+  frugal::gguf::OpenOptions tight;
+  tight.max_string_bytes = 64;
+  tight.max_array_items = 64;
+  tight.max_array_depth = 2;
+  auto r = File::from_memory(buf, tight);
+  if (!r.ok()) {
+    FUZZ_CHECK(frugal::fuzz::starts_with(r.error().message, "gguf: "));
+    return;
+  }
+  for (const auto& [key, value] : (*r)->metadata()) {
+    FUZZ_CHECK(depth_of(value) <= 2);
+    if (const Array* a = value.as_array()) FUZZ_CHECK(a->items.size() <= 64);
+    if (const std::string* s = value.as_string()) FUZZ_CHECK(s->size() <= 64);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An exact-size heap copy: ASan flags any read past the last byte.
   const std::vector<uint8_t> buf(data, data + size);
+  check_tight_limits(buf);
   auto r = File::from_memory(buf);
   if (!r.ok()) {
     FUZZ_CHECK(frugal::fuzz::starts_with(r.error().message, "gguf: "));
@@ -64,6 +95,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(f.get_bool(key) == value.as_bool());
     FUZZ_CHECK(f.get_array(key) == value.as_array());
     FUZZ_CHECK(f.get_string(key).has_value() == (value.as_string() != nullptr));
+    const auto fl = f.get_float(key);
+    const auto vf = value.as_float();
+    FUZZ_CHECK(fl.has_value() == vf.has_value());
+    if (fl && *fl == *fl) FUZZ_CHECK(*fl == *vf);
   }
   const uint8_t* begin = buf.data();
   const uint8_t* end = buf.data() + buf.size();

@@ -99,6 +99,10 @@ void every_type_file(const fs::path& out) {
                              {make_array(ValueType::UINT8, {make_uint(ValueType::UINT8, 1)}),
                               make_array(ValueType::STRING, {make_string("x")})}));
   w.set_string_array("strs", {"a", "bc", ""});
+  // Nested to the default depth limit (8), one step from its error.
+  Value deep = make_array(ValueType::UINT8, {make_uint(ValueType::UINT8, 7)});
+  for (int d = 1; d < 8; ++d) deep = make_array(ValueType::ARRAY, {deep});
+  w.set("deep", deep);
   int n = 0;
   for (uint32_t raw = 0; raw < 64; ++raw) {
     const auto traits = type_traits(raw);
