@@ -83,22 +83,49 @@ StepOutput Slot::finish(FinishReason why, bool flush) {
 }
 
 Result<StepOutput> Slot::step() {
+  FRUGAL_ASSIGN_OR_RETURN(StepOutput out, prepare());
+  if (has_pending()) {
+    model::SeqForward f = pending_forward();
+    FRUGAL_TRY(
+        complete(engine_.model().forward(f.tokens, *f.cache, f.logits, false, engine_.pool())));
+  }
+  return out;
+}
+
+model::SeqForward Slot::pending_forward() {
+  return model::SeqForward{pending_, &cache_, logits_};
+}
+
+Status Slot::fail_forward(const Status& st) {
+  cache_.n_past = 0;  // the cache may hold part of this step; start clean
+  history_.clear();
+  pending_.clear();
+  active_ = false;
+  return st;
+}
+
+Status Slot::complete(const Status& forward) {
+  if (pending_.empty()) return make_error("complete() without a pending step");
+  if (!forward.ok()) return fail_forward(forward);
+  history_.insert(history_.end(), pending_.begin(), pending_.end());
+  if (pending_prompt_) {
+    prompt_pos_ += pending_.size();
+    if (prompt_pos_ == prompt_.size()) stats_.prefill_s = seconds_since(t0_);
+  }
+  pending_.clear();
+  pending_prompt_ = false;
+  return {};
+}
+
+Result<StepOutput> Slot::prepare() {
   if (!active_) return make_error("step() without an active request");
-  const auto& model = engine_.model();
+  if (!pending_.empty()) return make_error("step() while the previous step is still pending");
   if (prompt_pos_ < prompt_.size()) {
     const size_t n =
         std::min<size_t>(static_cast<size_t>(prefill_chunk_), prompt_.size() - prompt_pos_);
-    std::span<const int32_t> chunk(prompt_.data() + prompt_pos_, n);
-    auto st = model.forward(chunk, cache_, logits_, false, engine_.pool());
-    if (!st.ok()) {
-      cache_.n_past = 0;  // the cache may hold part of this prompt; start clean
-      history_.clear();
-      active_ = false;
-      return st.error();
-    }
-    history_.insert(history_.end(), chunk.begin(), chunk.end());
-    prompt_pos_ += n;
-    if (prompt_pos_ == prompt_.size()) stats_.prefill_s = seconds_since(t0_);
+    pending_.assign(prompt_.begin() + static_cast<std::ptrdiff_t>(prompt_pos_),
+                    prompt_.begin() + static_cast<std::ptrdiff_t>(prompt_pos_ + n));
+    pending_prompt_ = true;
     return StepOutput{};
   }
 
@@ -128,14 +155,8 @@ Result<StepOutput> Slot::step() {
     out.generated = true;
     return out;
   }
-  auto st = model.forward(std::span<const int32_t>(&id, 1), cache_, logits_, false, engine_.pool());
-  if (!st.ok()) {
-    cache_.n_past = 0;
-    history_.clear();
-    active_ = false;
-    return st.error();
-  }
-  history_.push_back(id);
+  pending_.assign(1, id);
+  pending_prompt_ = false;
   StepOutput out;
   out.text = std::move(o.text);
   out.generated = true;
@@ -149,23 +170,21 @@ Status Slot::inject(std::span<const int32_t> ids) {
   for (int32_t id : ids)
     if (!engine_.tokenizer().valid(id))
       return make_error("injected token id {} is outside the vocabulary", id);
-  if (cache_.n_past + static_cast<int64_t>(ids.size()) >= engine_.n_ctx()) {
+  const int64_t after = cache_.n_past + static_cast<int64_t>(pending_.size() + ids.size());
+  if (after >= engine_.n_ctx()) {
+    pending_.clear();
     finish(FinishReason::Length, false);
     return {};
   }
-  // The last sampled token is already in the cache (step() forwarded it), so
-  // the injected tokens follow it directly.
-  auto st = engine_.model().forward(ids, cache_, logits_, false, engine_.pool());
-  if (!st.ok()) {
-    cache_.n_past = 0;
-    history_.clear();
-    active_ = false;
-    return st.error();
-  }
-  history_.insert(history_.end(), ids.begin(), ids.end());
   for (int32_t id : ids) sampler_->accept(id);
   n_injected_ += static_cast<int64_t>(ids.size());
-  return {};
+  // After prepare(), the injected tokens follow the sampled one in the same
+  // forward; otherwise the sampled token is already in the cache and they
+  // run now.
+  const bool was_pending = !pending_.empty();
+  pending_.insert(pending_.end(), ids.begin(), ids.end());
+  if (was_pending) return {};
+  return complete(engine_.model().forward(pending_, cache_, logits_, false, engine_.pool()));
 }
 
 }  // namespace frugal::runtime

@@ -1,7 +1,10 @@
 // runtime::Slot: one conversation's KV cache driven one step at a time, so a
-// scheduler can interleave several conversations on the one model (the
-// engine's thread pool is not reentrant: one forward at a time). A step is
-// either one prefill chunk or one generated token. The sampling, stop-string
+// scheduler can run several conversations on the one model. A step is either
+// one prefill chunk or one generated token. For continuous batching a step
+// has two halves: prepare() does everything but the forward pass and leaves
+// its tokens in pending_forward(); the scheduler runs the pending tokens of
+// all slots in one Model::forward_batch and hands the result to complete().
+// step() is prepare + forward + complete for one slot alone. The sampling, stop-string
 // and end-of-generation rules are Session::generate's; Slot adds inject(),
 // which feeds tokens the model did not choose (a forced "</think>").
 //
@@ -40,9 +43,20 @@ class Slot {
   Status start(const GenerateRequest& req, bool ignore_eos = false);
   // One prefill chunk or one token. Error: the model failed (cache reset).
   Result<StepOutput> step();
+  // First half of a step: samples (decode) or picks the next prompt chunk
+  // (prefill) and leaves the tokens to run pending. Nothing is pending when
+  // the output says finished.
+  Result<StepOutput> prepare();
+  bool has_pending() const { return !pending_.empty(); }
+  // The pending tokens as one sequence of a Model::forward_batch.
+  model::SeqForward pending_forward();
+  // Second half: `forward` is how running the pending tokens went. On error
+  // the cache is reset and the request ends.
+  Status complete(const Status& forward);
   // Feeds `ids` to the model after the tokens generated so far, as if the
   // model had written them, and samples on from there. Their text is not
-  // emitted (the caller knows it). Only between decode steps.
+  // emitted (the caller knows it). Between decode steps, or after prepare()
+  // (then they run with the pending token in the same forward).
   Status inject(std::span<const int32_t> ids);
   // Ends the current request; the cache is kept for prefix reuse.
   void cancel() { active_ = false; }
@@ -57,6 +71,7 @@ class Slot {
 
  private:
   StepOutput finish(FinishReason why, bool flush);
+  Status fail_forward(const Status& st);
 
   const Engine& engine_;
   int64_t prefill_chunk_;
@@ -67,6 +82,8 @@ class Slot {
   bool active_ = false;
   std::vector<int32_t> prompt_;
   size_t prompt_pos_ = 0;
+  std::vector<int32_t> pending_;  // tokens prepare() left for the forward pass
+  bool pending_prompt_ = false;   // pending_ is a prompt chunk
   int32_t max_tokens_ = -1;
   std::vector<int32_t> banned_;  // end-of-generation ids masked when ignore_eos
   int64_t n_generated_ = 0;

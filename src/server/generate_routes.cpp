@@ -161,23 +161,29 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
                 std::string head, Formatter delta, Formatter tail, const char* route) {
   auto t0 = Clock::now();
   auto started = std::make_shared<bool>(false);
+  const bool sse = std::string_view(content_type) == "text/event-stream";
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       content_type,
-      [job, started, head, delta, tail, route, t0](size_t, httplib::DataSink& sink) {
+      [job, started, sse, head, delta, tail, route, t0](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& s) {
           return s.empty() || sink.write(s.data(), s.size());
         };
         if (!*started) {
           *started = true;
           if (!write(head)) {
-            job->cancelled = true;
+            job->cancel();
             return false;
           }
         }
         Pulled p = pull(*job, std::chrono::milliseconds(100));
-        if (!write(delta(p))) {
-          job->cancelled = true;
+        std::string out = delta(p);
+        // Nothing to send yet (queued, or a long prefill): an SSE comment,
+        // which clients ignore, shows within two rounds whether the client
+        // is still there, so one that left frees its queue place or slot.
+        if (out.empty() && !p.done && sse) out = ": ping\n\n";
+        if (!write(out)) {
+          job->cancel();
           return false;
         }
         if (p.done) {
@@ -187,7 +193,7 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
         }
         return true;
       },
-      [job](bool) { job->cancelled = true; });
+      [job](bool) { job->cancel(); });
 }
 
 json chat_chunk(const State& st, const std::string& id, std::time_t created, json delta,

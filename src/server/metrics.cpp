@@ -47,6 +47,11 @@ std::string Metrics::render(const SchedulerStats& s, int n_slots, bool ready) co
   out += "# HELP frugal_queue_length Requests waiting for a slot.\n";
   out += "# TYPE frugal_queue_length gauge\n";
   out += fmt::format("frugal_queue_length {}\n", s.queued);
+  out +=
+      "# HELP frugal_cancel_to_free_seconds_max Slowest time from a client leaving being seen to "
+      "its slot or queue place being free.\n";
+  out += "# TYPE frugal_cancel_to_free_seconds_max gauge\n";
+  out += fmt::format("frugal_cancel_to_free_seconds_max {:.6f}\n", s.max_cancel_to_free_s);
   out += "# HELP frugal_model_loaded 1 once the model is loaded.\n";
   out += "# TYPE frugal_model_loaded gauge\n";
   out += fmt::format("frugal_model_loaded {}\n", ready ? 1 : 0);

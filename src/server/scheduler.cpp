@@ -1,8 +1,36 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace frugal::server {
+
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void Job::cancel() {
+  int64_t zero = 0;
+  cancelled_at_ns.compare_exchange_strong(zero, now_ns());
+  cancelled = true;
+}
+
+void Scheduler::note_freed_locked(const Job& job) {
+  const int64_t at = job.cancelled_at_ns.load();
+  if (at != 0) max_cancel_to_free_s_ = std::max(max_cancel_to_free_s_, (now_ns() - at) * 1e-9);
+}
+
+void Scheduler::drop_cancelled_locked(Job& job) {
+  note_freed_locked(job);
+  std::lock_guard jl(job.mu);
+  job.done = true;
+  job.finish = runtime::FinishReason::Cancelled;
+  job.cv.notify_all();
+}
 
 Scheduler::Scheduler(const runtime::Engine& engine, int n_slots, int max_queue)
     : engine_(engine), max_queue_(static_cast<size_t>(std::max(0, max_queue))) {
@@ -50,20 +78,19 @@ bool Scheduler::submit(std::shared_ptr<Job> job) {
 SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(mu_);
   return SchedulerStats{n_active_, static_cast<int64_t>(queue_.size()), tokens_generated_,
-                        prompt_tokens_};
+                        prompt_tokens_, max_cancel_to_free_s_};
 }
 
 void Scheduler::assign_locked() {
+  // Clients that left while waiting give their queue place up at once.
+  std::erase_if(queue_, [this](const std::shared_ptr<Job>& j) {
+    if (!j->cancelled.load()) return false;
+    drop_cancelled_locked(*j);
+    return true;
+  });
   while (!queue_.empty()) {
     std::shared_ptr<Job> job = std::move(queue_.front());
     queue_.pop_front();
-    if (job->cancelled.load()) {
-      std::lock_guard jl(job->mu);
-      job->done = true;
-      job->finish = runtime::FinishReason::Cancelled;
-      job->cv.notify_all();
-      continue;
-    }
     // The free slot whose cache shares the longest prefix with this prompt
     // (a multi-turn chat lands where its earlier turns are cached).
     size_t best = slots_.size();
@@ -109,12 +136,13 @@ void Scheduler::finish_job(size_t i, const std::string& error) {
     job.n_completion = stats.n_generated + slots_[i]->n_injected();
     job.cv.notify_all();
   }
-  running_[i].reset();
   std::lock_guard lock(mu_);
+  note_freed_locked(job);
+  running_[i].reset();
   --n_active_;
 }
 
-bool Scheduler::advance(size_t i) {
+bool Scheduler::prepare_step(size_t i) {
   Running& r = *running_[i];
   Job& job = *r.job;
   runtime::Slot& slot = *slots_[i];
@@ -127,7 +155,7 @@ bool Scheduler::advance(size_t i) {
     finish_job(i, "");
     return true;
   }
-  auto out = slot.step();
+  auto out = slot.prepare();
   if (!out.ok()) {
     finish_job(i, "generation failed: " + out.error().message);
     return true;
@@ -193,6 +221,31 @@ bool Scheduler::advance(size_t i) {
   return false;
 }
 
+void Scheduler::run_pending() {
+  std::vector<size_t> idx;
+  std::vector<model::SeqForward> seqs;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!running_[i] || !slots_[i]->has_pending()) continue;
+    idx.push_back(i);
+    seqs.push_back(slots_[i]->pending_forward());
+  }
+  if (seqs.empty()) return;
+  auto complete = [&](size_t k, const Status& st) {
+    if (auto c = slots_[idx[k]]->complete(st); !c.ok())
+      finish_job(idx[k], "generation failed: " + c.error().message);
+  };
+  const Status st = engine_.model().forward_batch(seqs, engine_.pool());
+  if (st.ok() || seqs.size() == 1) {
+    for (size_t k = 0; k < seqs.size(); ++k) complete(k, st);
+    return;
+  }
+  // The batch changed no cache; run each alone so only the failing one ends.
+  for (size_t k = 0; k < seqs.size(); ++k) {
+    const auto& f = seqs[k];
+    complete(k, engine_.model().forward(f.tokens, *f.cache, f.logits, false, engine_.pool()));
+  }
+}
+
 void Scheduler::loop() {
   for (;;) {
     {
@@ -202,12 +255,16 @@ void Scheduler::loop() {
       assign_locked();
     }
     // Slots are touched only by this thread; mu_ guards the queue and counters.
-    for (size_t i = 0; i < slots_.size(); ++i) {
-      if (!running_[i]) continue;
-      if (advance(i)) {
-        std::lock_guard lock(mu_);
-        assign_locked();  // a freed slot takes the next queued job at once
-      }
+    // Every active slot samples (or picks its next prompt chunk), then one
+    // forward pass runs all their tokens: the weights are read once per round
+    // however many streams are running.
+    bool freed = false;
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (running_[i]) freed |= prepare_step(i);
+    run_pending();
+    if (freed) {
+      std::lock_guard lock(mu_);
+      assign_locked();  // freed slots take the next queued jobs at once
     }
   }
 }

@@ -1,7 +1,9 @@
 // server::Scheduler: decides which request runs and when (DESIGN: scheduler
 // decides, engine executes). It owns N runtime::Slots and one thread that, in
 // each round, advances every active slot by one step (a prefill chunk or one
-// token), so N streams progress interleaved on the one model. Requests wait
+// token) with a single batched forward pass over all of them (continuous
+// batching: the weights are read once per round, so N streams cost little
+// more than one while decoding is memory-bound). Requests wait
 // in a bounded FIFO queue for a free slot; a full queue is refused at once.
 //
 // A Job is shared by the HTTP thread that submitted it and the scheduler:
@@ -54,14 +56,17 @@ struct Job {
   int64_t n_completion = 0;  // generated + injected tokens
   int64_t n_reasoning = 0;   // tokens generated inside reasoning
 
-  std::atomic<bool> cancelled{false};  // set by the HTTP side
+  std::atomic<bool> cancelled{false};       // set by the HTTP side (use cancel())
+  std::atomic<int64_t> cancelled_at_ns{0};  // steady clock, when cancel() ran
+  void cancel();
 };
 
 struct SchedulerStats {
   int64_t active_slots = 0;
   int64_t queued = 0;
-  int64_t tokens_generated = 0;  // total since start
-  int64_t prompt_tokens = 0;     // total since start
+  int64_t tokens_generated = 0;     // total since start
+  int64_t prompt_tokens = 0;        // total since start
+  double max_cancel_to_free_s = 0;  // slowest cancel() -> slot or queue entry freed
 };
 
 class Scheduler {
@@ -85,9 +90,15 @@ class Scheduler {
   void loop();
   // Moves queued jobs to free slots (best prefix match first). Under mu_.
   void assign_locked();
-  // One step of slot i; true when the slot became free.
-  bool advance(size_t i);
+  // First half of slot i's step (sampling, text, reasoning budget); true
+  // when the slot became free.
+  bool prepare_step(size_t i);
+  // Runs every slot's pending tokens in one Model::forward_batch.
+  void run_pending();
   void finish_job(size_t i, const std::string& error);
+  // Ends a queued job that was cancelled before it got a slot. Under mu_.
+  void drop_cancelled_locked(Job& job);
+  void note_freed_locked(const Job& job);
 
   const runtime::Engine& engine_;
   std::vector<std::unique_ptr<runtime::Slot>> slots_;
@@ -100,6 +111,7 @@ class Scheduler {
   int64_t n_active_ = 0;
   int64_t tokens_generated_ = 0;
   int64_t prompt_tokens_ = 0;
+  double max_cancel_to_free_s_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };
