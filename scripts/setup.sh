@@ -12,6 +12,7 @@ PKGS=(
   python3 python3-venv python3-pip
   clang libclang-rt-14-dev
   bible-kjv bible-kjv-text  # public-domain text for perplexity (scripts/fetch_text.sh)
+  openssl  # the TLS test makes a self-signed certificate
 )
 
 missing=()

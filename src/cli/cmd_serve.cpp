@@ -94,6 +94,10 @@ Action add_serve_command(CLI::App& app) {
       ->envname("FRUGAL_CORS_ORIGIN");
   cmd->add_option("--alias", o.model_id, "Model id to report (default: the file name)")
       ->envname("FRUGAL_ALIAS");
+  cmd->add_option("--ssl-cert-file", o.tls_cert_file, "Serve HTTPS with this PEM certificate")
+      ->envname("FRUGAL_SSL_CERT_FILE");
+  cmd->add_option("--ssl-key-file", o.tls_key_file, "PEM private key for --ssl-cert-file")
+      ->envname("FRUGAL_SSL_KEY_FILE");
   return [f]() { return serve(*f); };
 }
 

@@ -143,7 +143,25 @@ int serve(const ServerOptions& opt_in) {
                     ? std::filesystem::path(st.opt.engine.model_path).stem().string()
                     : st.opt.model_id;
 
-  httplib::Server svr;
+  // HTTPS when a certificate and key are given (OpenSSL, through httplib).
+  std::unique_ptr<httplib::Server> svr_owner;
+  if (!st.opt.tls_cert_file.empty() || !st.opt.tls_key_file.empty()) {
+    if (st.opt.tls_cert_file.empty() || st.opt.tls_key_file.empty()) {
+      std::fprintf(stderr, "frugal: TLS needs both --ssl-cert-file and --ssl-key-file\n");
+      return 1;
+    }
+    auto tls = std::make_unique<httplib::SSLServer>(st.opt.tls_cert_file.c_str(),
+                                                    st.opt.tls_key_file.c_str());
+    if (!tls->is_valid()) {
+      std::fprintf(stderr, "frugal: cannot load the TLS certificate %s or key %s (PEM expected)\n",
+                   st.opt.tls_cert_file.c_str(), st.opt.tls_key_file.c_str());
+      return 1;
+    }
+    svr_owner = std::move(tls);
+  } else {
+    svr_owner = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& svr = *svr_owner;
   const int n_threads = st.opt.parallel + st.opt.queue + 4;
   svr.new_task_queue = [n_threads] {
     return new httplib::ThreadPool(static_cast<size_t>(n_threads));

@@ -27,8 +27,10 @@ struct ServerOptions {
   size_t max_body_bytes = 4u << 20;
   Limits limits;
   std::vector<std::string> allowed_hosts;
-  std::string cors_origin;  // "": no CORS headers
-  std::string model_id;     // served model name; "": the file name without .gguf
+  std::string cors_origin;    // "": no CORS headers
+  std::string model_id;       // served model name; "": the file name without .gguf
+  std::string tls_cert_file;  // both set: serve HTTPS only (PEM files)
+  std::string tls_key_file;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".
