@@ -13,6 +13,7 @@ PKGS=(
   clang libclang-rt-14-dev
   bible-kjv bible-kjv-text  # public-domain text for perplexity (scripts/fetch_text.sh)
   openssl  # the TLS test makes a self-signed certificate
+  strace   # the no-outbound-connection test watches connect calls
 )
 
 missing=()
