@@ -30,6 +30,7 @@ rm -f "$cov/$target.profraw"
 LLVM_PROFILE_FILE="$cov/$target.profraw" "$cov/fuzz/fuzz_$target" -runs=0 "${dirs[@]}" \
   >"$cov/$target-replay.log" 2>&1
 llvm-profdata-14 merge -sparse "$cov/$target.profraw" -o "$cov/$target.profdata"
-echo "corpus: $(cat "${dirs[@]/%//*}" 2>/dev/null | wc -c) bytes in $(find "${dirs[@]}" -type f | wc -l) files"
+echo "corpus: $(find "${dirs[@]}" -type f -printf '%s\n' | awk '{s += $1} END {print s}') bytes" \
+  "in $(find "${dirs[@]}" -type f | wc -l) files"
 (cd "$root" && llvm-cov-14 report "$cov/fuzz/fuzz_$target" -instr-profile="$cov/$target.profdata" \
   "${files[@]}")
