@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
@@ -14,6 +15,9 @@
 namespace frugal::server {
 
 namespace {
+
+// Pending connections the kernel holds for us (capped by net.core.somaxconn).
+constexpr int kListenBacklog = 1024;
 
 using Clock = std::chrono::steady_clock;
 thread_local Clock::time_point t_request_start;
@@ -256,7 +260,17 @@ int serve(const ServerOptions& opt_in) {
     handle_ollama_chat(st, q, r);
   });
 
-  if (!svr.bind_to_port(st.opt.host, st.opt.port)) {
+  // The Debian libcpp-httplib build listens with a backlog of 5: a burst of
+  // clients beyond that has its handshakes dropped and retried by the kernel
+  // with backoff (1, 2, 4, 8 s...), so 100 clients arriving at once could wait
+  // 15 s just to be accepted. Remember the socket and widen the backlog.
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](socket_t fd) {
+    httplib::default_socket_options(fd);
+    listen_fd = fd;
+  });
+  if (!svr.bind_to_port(st.opt.host, st.opt.port) ||
+      (listen_fd >= 0 && ::listen(listen_fd, kListenBacklog) != 0)) {
     std::fprintf(stderr,
                  "frugal: cannot listen on %s:%d (in use, or not an address of this host)\n",
                  st.opt.host.c_str(), st.opt.port);
