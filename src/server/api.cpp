@@ -346,7 +346,11 @@ std::string sse_event(const json& payload) {
   // Invalid UTF-8 becomes U+FFFD instead of a json::type_error: this runs in
   // httplib's chunk callback, where an exception would end the process (found
   // by fuzz/fuzz_sse.cpp).
-  return "data: " + payload.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return "data: " + json_text(payload) + "\n\n";
+}
+
+std::string json_text(const json& payload) {
+  return payload.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::optional<ReasoningFormat> parse_reasoning_format(std::string_view s) {

@@ -82,6 +82,11 @@ std::optional<ApiError> parse_ollama_chat(const json& body, const Limits& limits
 
 // "data: <json>\n\n" and the stream terminator.
 std::string sse_event(const json& payload);
+
+// A JSON body as text. Bytes that are not UTF-8 (a detokenized lone lead
+// byte, a reply cut inside a character) become U+FFFD instead of throwing
+// json::type_error, which would turn a valid request into a 500.
+std::string json_text(const json& payload);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
 // --reasoning-format: where the reasoning goes in responses.

@@ -265,7 +265,7 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
          json::array(
              {{{"index", 0}, {"message", msg}, {"finish_reason", finish_name(all.finish)}}})},
         {"usage", usage_json(all)}};
-    res.set_content(out.dump(), "application/json");
+    res.set_content(json_text(out), "application/json");
     return;
   }
 
@@ -345,7 +345,7 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
     }
     json out = chunk(all.content, finish_name(all.finish));
     out["usage"] = usage_json(all);
-    res.set_content(out.dump(), "application/json");
+    res.set_content(json_text(out), "application/json");
     return;
   }
   const bool include_usage = p.gen.include_usage;
@@ -403,18 +403,18 @@ void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Respons
     }
     json out = line(all.reasoning, all.content, true);
     final_fields(out, all);
-    res.set_content(out.dump(), "application/json");
+    res.set_content(json_text(out), "application/json");
     return;
   }
   Formatter delta = [line](const Pulled& p) {
     if (p.reasoning.empty() && p.content.empty()) return std::string();
-    return line(p.reasoning, p.content, false).dump() + "\n";
+    return json_text(line(p.reasoning, p.content, false)) + "\n";
   };
   Formatter tail = [line, final_fields](const Pulled& p) {
-    if (p.failed) return json{{"error", p.error}}.dump() + "\n";
+    if (p.failed) return json_text(json{{"error", p.error}}) + "\n";
     json j = line("", "", true);
     final_fields(j, p);
-    return j.dump() + "\n";
+    return json_text(j) + "\n";
   };
   stream_job(res, job, "application/x-ndjson", "", delta, tail, "/api/chat");
 }

@@ -19,6 +19,9 @@ namespace {
 // Pending connections the kernel holds for us (capped by net.core.somaxconn).
 constexpr int kListenBacklog = 1024;
 
+// HTTP threads beyond the slots and queue places (see n_threads below).
+constexpr int kSpareHttpThreads = 64;
+
 using Clock = std::chrono::steady_clock;
 thread_local Clock::time_point t_request_start;
 
@@ -26,6 +29,9 @@ ApiError status_error(int status) {
   ApiError e;
   e.status = status;
   switch (status) {
+    case 400:  // httplib refused the request itself (e.g. a header line over 8 KiB)
+      e.code = "bad_request", e.message = "the request is not well-formed HTTP";
+      break;
     case 404:
       e.code = "not_found", e.message = "no such endpoint";
       break;
@@ -64,7 +70,7 @@ void handle_tokenize(State& st, const httplib::Request& req, httplib::Response& 
     special = s->get<bool>();
   }
   auto ids = st.engine->tokenizer().encode(it->get<std::string>(), special);
-  res.set_content(json{{"tokens", tokens_json(ids)}}.dump(), "application/json");
+  res.set_content(json_text(json{{"tokens", tokens_json(ids)}}), "application/json");
 }
 
 void handle_detokenize(State& st, const httplib::Request& req, httplib::Response& res) {
@@ -92,7 +98,7 @@ void handle_detokenize(State& st, const httplib::Request& req, httplib::Response
           res, invalid("tokens", fmt::format("'tokens[{}]' is not in [0, {})", i, tok.n_vocab())));
     ids.push_back(static_cast<int32_t>(id));
   }
-  res.set_content(json{{"content", tok.decode(ids)}}.dump(), "application/json");
+  res.set_content(json_text(json{{"content", tok.decode(ids)}}), "application/json");
 }
 
 bool authorized(const State& st, const httplib::Request& req) {
@@ -111,7 +117,7 @@ bool authorized(const State& st, const httplib::Request& req) {
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(error_body(e).dump(), "application/json");
+  res.set_content(json_text(error_body(e)), "application/json");
 }
 
 bool reject_if_loading(const State& st, httplib::Response& res) {
@@ -166,7 +172,11 @@ int serve(const ServerOptions& opt_in) {
     svr_owner = std::make_unique<httplib::Server>();
   }
   httplib::Server& svr = *svr_owner;
-  const int n_threads = st.opt.parallel + st.opt.queue + 4;
+  // One pool thread per connection (cpp-httplib's model): every slot and queue
+  // place may hold a streaming client, and the spare threads answer /health,
+  // /metrics and quick refusals meanwhile. A client that drips its headers
+  // holds a thread too, so the spare count is what it takes to starve them.
+  const int n_threads = st.opt.parallel + st.opt.queue + kSpareHttpThreads;
   svr.new_task_queue = [n_threads] {
     return new httplib::ThreadPool(static_cast<size_t>(n_threads));
   };
@@ -224,7 +234,7 @@ int serve(const ServerOptions& opt_in) {
   });
   auto models = [&st](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", st.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "frugal"}};
-    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(),
+    res.set_content(json_text(json{{"object", "list"}, {"data", json::array({m})}}),
                     "application/json");
   };
   svr.Get("/v1/models", models);
@@ -237,7 +247,7 @@ int serve(const ServerOptions& opt_in) {
               {"size", ec ? 0 : size},
               {"digest", ""},
               {"details", {{"format", "gguf"}}}};
-    res.set_content(json{{"models", json::array({m})}}.dump(), "application/json");
+    res.set_content(json_text(json{{"models", json::array({m})}}), "application/json");
   });
   svr.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
     SchedulerStats s;
