@@ -39,6 +39,8 @@ int serve(ServeFlags f) {
   if (f.opt.port < 0 || f.opt.port > 65535) return fail("--port must be in [0, 65535]");
   if (f.max_tokens_cap < 0) return fail("--max-tokens-cap must be >= 0");
   if (f.max_body_bytes < 1024) return fail("--max-body-bytes must be >= 1024");
+  if (!(f.opt.max_request_s >= 0) || f.opt.max_request_s > 1e7)
+    return fail("--max-request-seconds must be in [0, 1e7]");
   f.opt.limits.max_tokens_cap = f.max_tokens_cap;
   f.opt.max_body_bytes = f.max_body_bytes;
   for (auto& h : f.opt.allowed_hosts)
@@ -83,6 +85,13 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--max-tokens-cap", f->max_tokens_cap,
                   "Most tokens one request may generate; 0 = until the context is full")
       ->envname("FRUGAL_MAX_TOKENS_CAP");
+  cmd->add_option("--max-request-seconds", o.max_request_s,
+                  "Wall time a request may generate before it ends with finish_reason "
+                  "'length'; 0 = no cap (default)")
+      ->envname("FRUGAL_MAX_REQUEST_SECONDS");
+  cmd->add_flag("--metrics", o.metrics,
+                "Serve Prometheus metrics at GET /metrics (behind the API key)")
+      ->envname("FRUGAL_METRICS");
   cmd->add_option("--chat-template", o.engine.chat_template,
                   "Force a chat template: deepseek-r1, chatml, llama3")
       ->envname("FRUGAL_CHAT_TEMPLATE");

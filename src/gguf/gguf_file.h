@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,6 +109,12 @@ class File {
   std::optional<bool> get_bool(std::string_view key) const;
   std::optional<std::string> get_string(std::string_view key) const;
   const Array* get_array(std::string_view key) const;
+
+  // Reads one byte of every page of the tensor data so it is resident before
+  // the first request needs it (the mapping is lazy: otherwise the first
+  // prompt pays every page fault, from disk for a cold file). `progress` is
+  // called with (bytes done, bytes total) about every 1 %.
+  void prefault(const std::function<void(uint64_t, uint64_t)>& progress) const;
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;

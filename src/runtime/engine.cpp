@@ -22,9 +22,12 @@ constexpr int64_t kPrefillChunk = 512;
 
 std::string_view finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::Stop: return "stop";
-    case FinishReason::Length: return "length";
-    case FinishReason::Cancelled: return "cancelled";
+    case FinishReason::Stop:
+      return "stop";
+    case FinishReason::Length:
+      return "length";
+    case FinishReason::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -68,6 +71,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opt) {
   if (threads < 0) return make_error("thread count must be >= 0, got {}", threads);
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   e->pool_ = std::make_unique<ThreadPool>(threads);
+  if (opt.prefault_progress) e->file_->prefault(opt.prefault_progress);
   e->load_s_ = seconds_since(t0);
   return e;
 }
@@ -82,7 +86,8 @@ Result<std::vector<int32_t>> Engine::chat_prompt(std::span<const chat::Message> 
   const auto& v = tokenizer_->vocab();
   // Templates that write the BOS text themselves already produced it; add it
   // only when neither did, so the prompt never starts with two.
-  if (v.add_bos && v.bos >= 0 && (ids.empty() || ids.front() != v.bos)) ids.insert(ids.begin(), v.bos);
+  if (v.add_bos && v.bos >= 0 && (ids.empty() || ids.front() != v.bos))
+    ids.insert(ids.begin(), v.bos);
   return ids;
 }
 
@@ -103,7 +108,8 @@ void Session::reset() {
   history_.clear();
 }
 
-Result<GenerationResult> Session::generate(const GenerateRequest& req, const TextCallback& on_text) {
+Result<GenerationResult> Session::generate(const GenerateRequest& req,
+                                           const TextCallback& on_text) {
   const auto t0 = Clock::now();
   FRUGAL_TRY(req.sampling.validate());
   const auto& tok = engine_.tokenizer();
@@ -197,7 +203,8 @@ Result<GenerationResult> Session::generate(const GenerateRequest& req, const Tex
     emit(tail);
   }
   res.stats.n_generated = static_cast<int64_t>(res.tokens.size());
-  if (!res.tokens.empty()) res.stats.decode_s = std::chrono::duration<double>(Clock::now() - t_first).count();
+  if (!res.tokens.empty())
+    res.stats.decode_s = std::chrono::duration<double>(Clock::now() - t_first).count();
   return res;
 }
 

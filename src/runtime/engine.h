@@ -30,12 +30,15 @@ struct EngineOptions {
   int n_threads = 0;          // 0: one per hardware thread
   int64_t n_ctx = 0;          // 0: min(model's training context, 8192)
   std::string chat_template;  // "": from the model's metadata; else a kind name
+  // Page the weights in during load (gguf::File::prefault), calling this with
+  // (bytes done, bytes total) as it goes. Unset: pages come in on first use.
+  std::function<void(uint64_t, uint64_t)> prefault_progress;
 };
 
 struct GenerateRequest {
-  std::vector<int32_t> prompt;   // token ids, BOS included if the model wants it
+  std::vector<int32_t> prompt;  // token ids, BOS included if the model wants it
   SamplingParams sampling;
-  int32_t max_tokens = -1;       // -1: until the context is full
+  int32_t max_tokens = -1;  // -1: until the context is full
   std::vector<std::string> stop;
 };
 
@@ -43,13 +46,15 @@ enum class FinishReason { Stop, Length, Cancelled };
 std::string_view finish_reason_name(FinishReason r);
 
 struct GenerationStats {
-  int64_t n_prompt = 0;      // prompt tokens
+  int64_t n_prompt = 0;         // prompt tokens
   int64_t n_prompt_reused = 0;  // of which taken from the session's cache
   int64_t n_generated = 0;
-  double prefill_s = 0;      // time to process the new prompt tokens
-  double decode_s = 0;       // time from first to last generated token
-  double ttft_s = 0;         // request start to first generated token
-  double prefill_tps() const { return prefill_s > 0 ? (n_prompt - n_prompt_reused) / prefill_s : 0; }
+  double prefill_s = 0;  // time to process the new prompt tokens
+  double decode_s = 0;   // time from first to last generated token
+  double ttft_s = 0;     // request start to first generated token
+  double prefill_tps() const {
+    return prefill_s > 0 ? (n_prompt - n_prompt_reused) / prefill_s : 0;
+  }
   double decode_tps() const { return decode_s > 0 ? (n_generated - 1) / decode_s : 0; }
 };
 

@@ -60,6 +60,10 @@ class Slot {
   Status inject(std::span<const int32_t> ids);
   // Ends the current request; the cache is kept for prefix reuse.
   void cancel() { active_ = false; }
+  // Ends the current request between steps as if it had run out of tokens:
+  // the text held back (a partial character, a possible stop string) is
+  // released and stats() is final. For a caller's own limits (wall time).
+  StepOutput stop(FinishReason why) { return finish(why, true); }
 
   bool active() const { return active_; }
   bool prefilling() const { return active_ && prompt_pos_ < prompt_.size(); }

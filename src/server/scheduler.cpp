@@ -32,8 +32,11 @@ void Scheduler::drop_cancelled_locked(Job& job) {
   job.cv.notify_all();
 }
 
-Scheduler::Scheduler(const runtime::Engine& engine, int n_slots, int max_queue)
-    : engine_(engine), max_queue_(static_cast<size_t>(std::max(0, max_queue))) {
+Scheduler::Scheduler(const runtime::Engine& engine, int n_slots, int max_queue,
+                     double max_request_s)
+    : engine_(engine),
+      max_queue_(static_cast<size_t>(std::max(0, max_queue))),
+      max_request_s_(max_request_s) {
   n_slots = std::max(1, n_slots);
   for (int i = 0; i < n_slots; ++i) {
     slots_.push_back(std::make_unique<runtime::Slot>(engine));
@@ -120,6 +123,10 @@ void Scheduler::assign_locked() {
     running_[best] =
         std::make_unique<Running>(Running{std::move(job), chat::ReasoningSplitter(false), false});
     running_[best]->splitter = chat::ReasoningSplitter(running_[best]->job->starts_in_reasoning);
+    if (max_request_s_ > 0)
+      running_[best]->deadline = std::chrono::steady_clock::now() +
+                                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     std::chrono::duration<double>(max_request_s_));
     ++n_active_;
   }
 }
@@ -151,6 +158,28 @@ bool Scheduler::prepare_step(size_t i) {
     {
       std::lock_guard jl(job.mu);
       job.finish = runtime::FinishReason::Cancelled;
+    }
+    finish_job(i, "");
+    return true;
+  }
+  if (std::chrono::steady_clock::now() >= r.deadline) {
+    // --max-request-seconds: the answer so far is delivered, cut like max_tokens.
+    const runtime::StepOutput out = slot.stop(runtime::FinishReason::Length);
+    chat::ReasoningDelta d;
+    if (job.split_reasoning) {
+      d = r.splitter.push(out.text);
+      auto d2 = r.splitter.finish();
+      d.reasoning += d2.reasoning;
+      d.content += d2.content;
+    } else {
+      d.content = out.text;
+    }
+    {
+      std::lock_guard jl(job.mu);
+      job.raw += out.text;
+      job.reasoning += d.reasoning;
+      job.content += d.content;
+      job.finish = out.finish;
     }
     finish_job(i, "");
     return true;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -71,7 +72,9 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(const runtime::Engine& engine, int n_slots, int max_queue);
+  // max_request_s: wall time a job may spend in a slot before it is ended
+  // with finish reason "length" (0: no cap).
+  Scheduler(const runtime::Engine& engine, int n_slots, int max_queue, double max_request_s = 0);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -86,6 +89,7 @@ class Scheduler {
     std::shared_ptr<Job> job;
     chat::ReasoningSplitter splitter;
     bool closed_reasoning = false;
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   };
   void loop();
   // Moves queued jobs to free slots (best prefix match first). Under mu_.
@@ -104,6 +108,7 @@ class Scheduler {
   std::vector<std::unique_ptr<runtime::Slot>> slots_;
   std::vector<std::unique_ptr<Running>> running_;  // per slot; null when free
   size_t max_queue_;
+  double max_request_s_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

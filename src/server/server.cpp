@@ -227,7 +227,8 @@ int serve(const ServerOptions& opt_in) {
     if (!st.ready.load()) {
       res.status = 503;
       res.set_header("Retry-After", "1");
-      res.set_content(R"({"status":"loading"})", "application/json");
+      res.set_content(json_text(json{{"status", "loading"}, {"progress", st.load_progress.load()}}),
+                      "application/json");
       return;
     }
     res.set_content(R"({"status":"ok"})", "application/json");
@@ -250,6 +251,12 @@ int serve(const ServerOptions& opt_in) {
     res.set_content(json_text(json{{"models", json::array({m})}}), "application/json");
   });
   svr.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
+    if (!st.opt.metrics) {
+      ApiError e;
+      e.status = 501, e.code = "metrics_disabled";
+      e.message = "metrics are off; start the server with --metrics";
+      return send_error(res, e);
+    }
     SchedulerStats s;
     int n_slots = st.opt.parallel;
     if (st.ready.load()) s = st.scheduler->stats(), n_slots = st.scheduler->n_slots();
@@ -306,7 +313,22 @@ int serve(const ServerOptions& opt_in) {
   // Load after binding so /health can say "loading" meanwhile.
   int exit_code = 0;
   std::thread loader([&] {
-    auto eng = runtime::Engine::load(st.opt.engine);
+    // Weights are paged in before /health says ok, so the first request does
+    // not pay for the disk; the log shows how far it is every 10 %.
+    runtime::EngineOptions eo = st.opt.engine;
+    int last_decile = -1;
+    eo.prefault_progress = [&st, &last_decile](uint64_t done, uint64_t total) {
+      const double p = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+      st.load_progress.store(p);
+      const int decile = static_cast<int>(p * 10);
+      if (decile != last_decile) {
+        last_decile = decile;
+        std::fprintf(stderr, "frugal serve: loading weights %3d %% (%.0f of %.0f MiB)\n",
+                     decile * 10, static_cast<double>(done) / (1 << 20),
+                     static_cast<double>(total) / (1 << 20));
+      }
+    };
+    auto eng = runtime::Engine::load(eo);
     if (!eng.ok()) {
       std::fprintf(stderr, "frugal: %s\n", eng.error().message.c_str());
       exit_code = 1;
@@ -315,7 +337,8 @@ int serve(const ServerOptions& opt_in) {
       return;
     }
     st.engine = std::move(*eng);
-    st.scheduler = std::make_unique<Scheduler>(*st.engine, st.opt.parallel, st.opt.queue);
+    st.scheduler = std::make_unique<Scheduler>(*st.engine, st.opt.parallel, st.opt.queue,
+                                               st.opt.max_request_s);
     st.ready = true;
     std::fprintf(stderr,
                  "frugal serve: model loaded in %.2f s (%s, context %lld, %d threads, %d slots)\n",

@@ -31,6 +31,8 @@ struct ServerOptions {
   std::string model_id;       // served model name; "": the file name without .gguf
   std::string tls_cert_file;  // both set: serve HTTPS only (PEM files)
   std::string tls_key_file;
+  bool metrics = false;      // serve GET /metrics (Prometheus text)
+  double max_request_s = 0;  // wall time a request may spend in a slot; 0: no cap
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -17,6 +17,7 @@ struct State {
   ServerOptions opt;
   std::string model_id;
   std::atomic<bool> ready{false};
+  std::atomic<double> load_progress{0};     // share of the weights paged in, 0..1
   std::unique_ptr<runtime::Engine> engine;  // set once before `ready`
   std::unique_ptr<Scheduler> scheduler;     // set once before `ready`
   Metrics metrics;

@@ -22,7 +22,7 @@ N_TOKENS = 96
 @pytest.fixture(scope="module")
 def eight(start_server):
     return start_server("--chat-template", "chatml", "-c", "2048", "--parallel", "8",
-                        "--queue", "128")
+                        "--queue", "128", "--metrics")
 
 
 def client(srv):

@@ -27,7 +27,7 @@ def test_serve_makes_no_outbound_connection(tmp_path):
     marker = "MARKER-" + uuid.uuid4().hex
     proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o",
                              str(trace), frugal_bin(), "serve", str(TINY), "--port", str(port),
-                             "-t", "1", "--chat-template", "chatml", "-c", "256"],
+                             "-t", "1", "--chat-template", "chatml", "-c", "256", "--metrics"],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

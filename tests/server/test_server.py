@@ -32,13 +32,13 @@ def r1(start_server):
 @pytest.fixture(scope="module")
 def authed(start_server):
     return start_server("--chat-template", "chatml", "-c", "512", "--api-key", KEY,
-                        "--max-body-bytes", "4096")
+                        "--max-body-bytes", "4096", "--metrics")
 
 
 @pytest.fixture(scope="module")
 def busy(start_server):
     return start_server("--chat-template", "chatml", "-c", "4096", "--parallel", "1",
-                        "--queue", "0")
+                        "--queue", "0", "--metrics")
 
 
 def client(srv, key="none"):
@@ -331,6 +331,34 @@ def test_concurrent_streams(chatml):
             model="x", messages=user(f"client {i}"), max_tokens=20, temperature=0)
         assert text == alone.choices[0].message.content
         assert n == alone.usage.completion_tokens
+
+
+def test_load_reports_progress_and_pages_the_weights_in(chatml):
+    log = chatml.log_text()
+    assert "loading weights 100 %" in log, log[:2000]
+
+
+def test_metrics_are_off_unless_asked_for(chatml):
+    status, _, body = http(chatml, "GET", "/metrics")
+    assert status == 501
+    assert json.loads(body)["error"]["code"] == "metrics_disabled"
+
+
+def test_wall_time_cap_ends_a_request_with_length(start_server):
+    capped = start_server("--chat-template", "chatml", "-c", "4096", "--max-request-seconds",
+                          "0.3")
+    t0 = time.time()
+    r = client(capped).chat.completions.create(
+        model="x", messages=user(), max_tokens=3500, extra_body={"ignore_eos": True})
+    took = time.time() - t0
+    assert r.choices[0].finish_reason == "length"
+    assert 0 < r.usage.completion_tokens < 3500
+    assert took < 5, took
+    # Streaming: the stream ends cleanly with the same finish reason.
+    chunks = list(client(capped).chat.completions.create(
+        model="x", messages=user(), max_tokens=3500, stream=True,
+        extra_body={"ignore_eos": True}))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
 
 
 def slots_active(srv):

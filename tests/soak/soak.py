@@ -87,7 +87,7 @@ def start_server(a):
     # The queue holds every client beyond the slots, so the load is
     # clients-in-flight, not refusals.
     cmd = [a.frugal, "serve", a.model, "--port", str(port), "-t", str(a.threads), "-c",
-           str(a.ctx), "--parallel", str(a.parallel), "--queue", str(a.clients)]
+           str(a.ctx), "--parallel", str(a.parallel), "--queue", str(a.clients), "--metrics"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     base = f"127.0.0.1:{port}"
     deadline = time.time() + 120
