@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: builds frugal (Release) and runs every test, then
 # rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
-# test again, then runs every fuzz harness for 60 s (scripts/fuzz.sh). Real-model
+# test again, runs the server suite against a ThreadSanitizer build, then runs
+# every fuzz harness for 60 s (scripts/fuzz.sh). Real-model
 # tests use the models fetched into the cache ($FRUGAL_MODEL_CACHE, default
 # ~/.cache/frugal/models).
-#   scripts/test.sh            both passes and the fuzz stage
+#   scripts/test.sh            both passes, the TSan server pass and the fuzz stage
 #   scripts/test.sh --fast     Release pass only
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +40,13 @@ if [ "${1:-}" != "--fast" ]; then
   echo "== Server API tests against the ASan+UBSan build"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     server_tests "$root/build-asan/frugal"
+  echo "== Server API tests against a ThreadSanitizer build"
+  if [ ! -f "$root/build-tsan/build.ninja" ]; then
+    cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DFRUGAL_TSAN=ON -DFRUGAL_BUILD_TESTS=OFF >/dev/null
+  fi
+  cmake --build "$root/build-tsan" -j "$jobs" --target frugal
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 server_tests "$root/build-tsan/frugal"
   # --- fuzz stage (issue 6): every libFuzzer harness of fuzz/, ASan+UBSan, 60 s each.
   echo "== Fuzz harnesses (clang libFuzzer + ASan+UBSan, 60 s each)"
   "$root/scripts/fuzz.sh" 60
