@@ -81,6 +81,14 @@ TEST(SamplingSteps, MinPScalesWithTopProbability) {
   EXPECT_EQ(ids(c), (std::vector<int32_t>{0, 1}));
 }
 
+TEST(SamplingSteps, MinPNeedsNoSortedInput) {
+  // probabilities 0.05, 0.5, 0.15, 0.3 in id order: the same set as above is
+  // kept, in the order given.
+  auto c = make({std::log(0.05f), std::log(0.5f), std::log(0.15f), std::log(0.3f)});
+  s::min_p(c, 0.5f);
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{1, 3}));
+}
+
 TEST(SamplingSteps, TemperatureDividesLogits) {
   auto c = make({1.0f, -2.0f});
   s::temperature(c, 0.5f);

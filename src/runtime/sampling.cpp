@@ -56,9 +56,9 @@ void top_k(std::vector<Candidate>& c, int32_t k) {
       return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
     });
     c.resize(static_cast<size_t>(k));
-  } else {
-    sort_desc(c);
   }
+  // Off (or k >= size): nothing to cut, and no later step needs the list
+  // sorted, so the vocabulary is not sorted on every token.
 }
 
 void softmax(std::vector<Candidate>& c) {
@@ -106,11 +106,12 @@ void top_p(std::vector<Candidate>& c, float p) {
 
 void min_p(std::vector<Candidate>& c, float p) {
   if (p <= 0.0f) return;
-  softmax(c);
-  const float threshold = c.front().p * p;
-  size_t keep = 1;
-  while (keep < c.size() && c[keep].p >= threshold) ++keep;
-  c.resize(keep);
+  // p_i >= p * p_max  <=>  logit_i >= logit_max + log(p): no softmax or sort
+  // needed; the kept candidates stay in their order.
+  float max_logit = c.front().logit;
+  for (const auto& cand : c) max_logit = std::max(max_logit, cand.logit);
+  const float threshold = max_logit + std::log(p);
+  std::erase_if(c, [&](const Candidate& cand) { return cand.logit < threshold; });
 }
 
 void temperature(std::vector<Candidate>& c, float t) {
@@ -125,7 +126,17 @@ int32_t greedy(const std::vector<Candidate>& c) {
 }
 
 int32_t draw(std::vector<Candidate>& c, std::mt19937_64& rng) {
-  softmax(c);
+  // Probabilities in the candidates' current order (no sort: any fixed
+  // order draws from the same distribution, and the order is a function of
+  // the logits, so a seed still gives the same tokens).
+  float max_logit = c.front().logit;
+  for (const auto& cand : c) max_logit = std::max(max_logit, cand.logit);
+  double sum = 0.0;
+  for (auto& cand : c) {
+    cand.p = std::exp(cand.logit - max_logit);
+    sum += cand.p;
+  }
+  for (auto& cand : c) cand.p = static_cast<float>(cand.p / sum);
   // 53 random bits → a double in [0, 1); independent of the library's
   // distribution implementation, so a seed means the same on every platform.
   const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;

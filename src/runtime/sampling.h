@@ -38,7 +38,7 @@ namespace sampling_steps {
 // Each step edits `c` in place; the vector may shrink but is never emptied.
 void apply_penalties(std::vector<Candidate>& c, std::span<const int32_t> recent, float repetition,
                      float presence, float frequency);
-void top_k(std::vector<Candidate>& c, int32_t k);  // also sorts by logit, descending
+void top_k(std::vector<Candidate>& c, int32_t k);  // when it cuts, the kept k sorted by logit
 void softmax(std::vector<Candidate>& c);           // sorts descending, fills p
 void top_p(std::vector<Candidate>& c, float p);    // keeps the smallest prefix with mass ≥ p
 void min_p(std::vector<Candidate>& c, float p);    // keeps tokens with prob ≥ p * max prob
