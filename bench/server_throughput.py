@@ -57,12 +57,14 @@ def one_stream(port, i, n_tokens):
 
 
 def measure(port, clients, n_tokens, reps):
-    best = 0.0
+    """Best round of `reps`: (aggregate tokens/s, requests/s)."""
+    best = (0.0, 0.0)
     for _ in range(reps):
         t0 = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(clients) as ex:
             n = sum(ex.map(lambda i: one_stream(port, i, n_tokens), range(clients)))
-        best = max(best, n / (time.perf_counter() - t0))
+        dt = time.perf_counter() - t0
+        best = max(best, (n / dt, clients / dt))
     return best
 
 
@@ -85,12 +87,14 @@ def main():
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--frugal", default=os.path.join(ROOT, "build", "frugal"))
     ap.add_argument("--llama-cpp", action="store_true", help="also run llama_cpp.server")
+    ap.add_argument("--chat-template", help="frugal's --chat-template (models without one)")
     args = ap.parse_args()
 
     results = {}
     port = free_port()
     results["frugal"] = run("frugal", [args.frugal, "serve", args.model, "--port", str(port),
-                                       "-t", str(args.threads), "--parallel", "8", "-c", "4096"],
+                                       "-t", str(args.threads), "--parallel", "8", "-c", "4096"] +
+                            (["--chat-template", args.chat_template] if args.chat_template else []),
                             port, "/health", args)
     if args.llama_cpp:
         port = free_port()
@@ -100,10 +104,16 @@ def main():
                                    port, "/v1/models", args)
     print(f"model {os.path.basename(args.model)}, {args.tokens} tokens per stream, "
           f"{args.threads} threads, best of {args.reps}")
+    print("aggregate tokens/s (requests/s)")
     print("| engine | 1 stream | 4 streams | 8 streams | 8 vs 1 |")
     print("|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r[1]:.1f} | {r[4]:.1f} | {r[8]:.1f} | {r[8] / r[1]:.2f}x |")
+        cells = " | ".join(f"{r[c][0]:.1f} ({r[c][1]:.2f})" for c in (1, 4, 8))
+        print(f"| {name} | {cells} | {r[8][0] / r[1][0]:.2f}x |")
+    if "llama.cpp" in results:
+        f, l = results["frugal"], results["llama.cpp"]
+        print("| frugal / llama.cpp | " +
+              " | ".join(f"{f[c][0] / l[c][0]:.2f}x" for c in (1, 4, 8)) + " | |")
 
 
 if __name__ == "__main__":
