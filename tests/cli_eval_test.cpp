@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>

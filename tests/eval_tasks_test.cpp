@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <cstdio>
 #include <set>
 
 #include "eval/grade.h"
