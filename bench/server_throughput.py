@@ -100,7 +100,10 @@ def main():
         port = free_port()
         results["llama.cpp"] = run("llama.cpp", [sys.executable, "-m", "llama_cpp.server",
                                                  "--model", args.model, "--port", str(port),
-                                                 "--n_threads", str(args.threads), "--n_ctx", "4096"],
+                                                 "--n_threads", str(args.threads), "--n_ctx", "4096",
+                                                 # queue concurrent requests instead of
+                                                 # aborting the running one (its default)
+                                                 "--interrupt_requests", "False"],
                                    port, "/v1/models", args)
     print(f"model {os.path.basename(args.model)}, {args.tokens} tokens per stream, "
           f"{args.threads} threads, best of {args.reps}")
