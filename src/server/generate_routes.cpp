@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <random>
 
+#include "server/peer_socket.h"
 #include "server/state.h"
 
 namespace frugal::server {
@@ -45,17 +47,23 @@ Pulled pull(Job& job, std::chrono::milliseconds wait) {
   return p;
 }
 
-// Blocks until the job is over; returns everything it produced.
-Pulled wait_all(Job& job) {
+// Blocks until the job is over; returns everything it produced. A client
+// that hangs up meanwhile cancels the job, seen within one 100 ms pull
+// (peer_socket.h says how), so its slot or queue place is freed at once
+// instead of generating on to max_tokens for nobody.
+Pulled wait_all(Job& job, const httplib::Request& req) {
+  const std::optional<int> fd =
+      find_connection_socket(req.remote_addr, req.remote_port, req.local_addr, req.local_port);
   Pulled all;
   for (;;) {
-    Pulled p = pull(job, std::chrono::milliseconds(200));
+    Pulled p = pull(job, std::chrono::milliseconds(100));
     all.raw += p.raw, all.reasoning += p.reasoning, all.content += p.content;
     if (p.done) {
       p.raw = std::move(all.raw), p.reasoning = std::move(all.reasoning);
       p.content = std::move(all.content);
       return p;
     }
+    if (fd && !job.cancelled.load() && peer_hung_up(*fd)) job.cancel();
   }
 }
 
@@ -242,7 +250,7 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
   const std::time_t created = std::time(nullptr);
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job);
+    Pulled all = wait_all(*job, req);
     log_job("/v1/chat/completions", all, t0);
     if (all.failed) {
       ApiError e;
@@ -336,7 +344,7 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
   };
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job);
+    Pulled all = wait_all(*job, req);
     log_job("/v1/completions", all, t0);
     if (all.failed) {
       ApiError e;
@@ -394,7 +402,7 @@ void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Respons
   };
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job);
+    Pulled all = wait_all(*job, req);
     log_job("/api/chat", all, t0);
     if (all.failed) {
       ApiError e;

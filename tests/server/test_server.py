@@ -392,3 +392,71 @@ def test_queue_full_and_disconnect(busy):
         time.sleep(0.01)
     r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2)
     assert r.usage.completion_tokens == 2
+
+
+def hang_up_while_waiting(srv, path, body, wait_for):
+    """Sends a non-streaming request, waits until `wait_for(srv)` holds (the
+    job took its slot or queue place), then closes the socket. Returns when
+    the socket is closed."""
+    conn = httpclient.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    t0 = time.time()
+    while not wait_for(srv):
+        assert time.time() - t0 < 5.0, "the request never reached the scheduler"
+        time.sleep(0.01)
+    conn.sock.close()
+    conn.close()
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+    ("/v1/completions", {"prompt": "Once upon a time"}),
+])
+def test_non_streaming_client_that_hangs_up_frees_its_slot(busy, path, body):
+    # A non-streaming reply writes nothing until it is done, so only the
+    # socket shows that its client left (issue 5: "a client that disconnects
+    # cancels its generation and frees its slot at once"). /api/chat waits
+    # through the same function (it has no ignore_eos to make it run long).
+    body = dict(body, max_tokens=3500, ignore_eos=True, stream=False)
+    hang_up_while_waiting(busy, path, body, lambda s: slots_active(s) == 1)
+    t0 = time.time()
+    while slots_active(busy) != 0:
+        assert time.time() - t0 < 1.0, "slot not freed after the client hung up"
+        time.sleep(0.01)
+    # Freed because it was cancelled, not because 3500 tokens were done.
+    t0 = time.time()
+    while f"{path} prompt=" not in busy.log_text():
+        assert time.time() - t0 < 2.0, "the request was never logged"
+        time.sleep(0.01)
+    line = [ln for ln in busy.log_text().splitlines() if f"{path} prompt=" in ln][-1]
+    assert "finish=cancelled" in line, line
+    r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2)
+    assert r.usage.completion_tokens == 2
+
+
+def queue_length(srv):
+    _, _, body = http(srv, "GET", "/metrics")
+    return int(re.search(rb"^frugal_queue_length (\d+)$", body, re.M).group(1))
+
+
+def test_non_streaming_client_that_hangs_up_while_queued_gives_its_place_up(start_server):
+    srv = start_server("--chat-template", "chatml", "-c", "4096", "--parallel", "1",
+                       "--queue", "1", "--metrics")
+    long = {"messages": user(), "max_tokens": 3500, "ignore_eos": True}
+    # The slot: a streaming request that keeps it busy.
+    conn = httpclient.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request("POST", "/v1/chat/completions", json.dumps(dict(long, stream=True)),
+                 {"Content-Type": "application/json"})
+    assert conn.getresponse().status == 200
+    hang_up_while_waiting(srv, "/v1/chat/completions", long, lambda s: queue_length(s) == 1)
+    t0 = time.time()
+    while queue_length(srv) != 0:
+        assert time.time() - t0 < 1.0, "queue place not given up after the client hung up"
+        time.sleep(0.01)
+    t0 = time.time()
+    while "finish=cancelled" not in srv.log_text():
+        assert time.time() - t0 < 2.0, "the queued request was not cancelled"
+        time.sleep(0.01)
+    assert slots_active(srv) == 1  # the stream still runs
+    conn.sock.close()
+    conn.close()
