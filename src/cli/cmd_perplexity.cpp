@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/memory_report.h"
 #include "runtime/engine.h"
 #include "runtime/perplexity.h"
 
@@ -140,6 +141,7 @@ Action add_perplexity_command(CLI::App& app) {
     };
     auto res = runtime::perplexity(e, tokens, po, on_chunk, sink);
     if (!res.ok()) return fail(res.error().message);
+    print_memory(e);
     if (f->json) {
       nlohmann::json j = {{"ppl", res->ppl()},         {"ppl_stderr", res->ppl_stderr()},
                           {"n_tokens", res->n_tokens}, {"n_chunks", res->n_chunks},

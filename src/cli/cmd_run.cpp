@@ -11,6 +11,7 @@
 
 #include "chat/reasoning_splitter.h"
 #include "cli/commands.h"
+#include "cli/memory_report.h"
 #include "common/process_memory.h"
 #include "runtime/engine.h"
 
@@ -84,19 +85,6 @@ void print_stats(const runtime::GenerationStats& s, runtime::FinishReason finish
                static_cast<long long>(s.n_prompt), static_cast<long long>(s.n_prompt_reused),
                s.prefill_tps(), static_cast<long long>(s.n_generated), s.decode_tps(), s.ttft_s * 1e3,
                std::string(runtime::finish_reason_name(finish)).c_str());
-}
-
-// Resident memory next to what it should be made of: the mapped file (all of
-// it touched once a reply has run) and the KV cache, allocated in full.
-void print_memory(const runtime::Engine& engine) {
-  const auto& hp = engine.model().hparams();
-  const double mib = 1024.0 * 1024.0;
-  const double kv = 2.0 * static_cast<double>(hp.n_layer) * static_cast<double>(engine.n_ctx()) *
-                    static_cast<double>(hp.n_head_kv * hp.head_dim) * sizeof(float);
-  const auto m = process_memory();
-  std::fprintf(stderr, "[memory: RSS %.1f MiB, peak %.1f MiB | file %.1f MiB mapped, KV cache %.1f MiB]\n",
-               static_cast<double>(m.rss_bytes) / mib, static_cast<double>(m.peak_rss_bytes) / mib,
-               static_cast<double>(engine.file().file_size()) / mib, kv / mib);
 }
 
 // Generates one reply to `prompt`, printing as it goes; returns the raw text.

@@ -24,7 +24,12 @@ KvCache::KvCache(const HParams& hp, int64_t capacity)
     : capacity_(safe_capacity(hp, capacity)),
       kv_dim_(hp.n_head_kv * hp.head_dim),
       n_layer_(hp.n_layer),
-      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_)),  // [L, C, Hkv*D]
-      v_(k_.size()) {}                                          // [L, C, Hkv*D]
+      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_) * sizeof(float)),  // [L, C, Hkv*D]
+      v_(k_.size()) {                                                           // [L, C, Hkv*D]
+  // The mapping failed (address space or overcommit limit): an empty cache,
+  // which callers report as "cache full", never a crash.
+  if (k_.size() != v_.size() || (capacity_ > 0 && kv_dim_ > 0 && n_layer_ > 0 && !v_.data()))
+    capacity_ = 0, k_ = ZeroedPages(), v_ = ZeroedPages();
+}
 
 }  // namespace frugal::model

@@ -18,6 +18,7 @@
 
 #include "common/result.h"
 #include "common/thread_pool.h"
+#include "common/zeroed_pages.h"
 #include "gguf/gguf_file.h"
 
 namespace frugal::model {
@@ -48,10 +49,10 @@ class KvCache {
   int64_t kv_dim() const { return kv_dim_; }
   int64_t n_layer() const { return n_layer_; }
   // [C, Hkv*D] for layer l
-  float* k(int64_t layer) { return k_.data() + layer * capacity_ * kv_dim_; }
-  float* v(int64_t layer) { return v_.data() + layer * capacity_ * kv_dim_; }
-  const float* k(int64_t layer) const { return k_.data() + layer * capacity_ * kv_dim_; }
-  const float* v(int64_t layer) const { return v_.data() + layer * capacity_ * kv_dim_; }
+  float* k(int64_t layer) { return k_base() + layer * capacity_ * kv_dim_; }
+  float* v(int64_t layer) { return v_base() + layer * capacity_ * kv_dim_; }
+  const float* k(int64_t layer) const { return k_base() + layer * capacity_ * kv_dim_; }
+  const float* v(int64_t layer) const { return v_base() + layer * capacity_ * kv_dim_; }
   // Number of positions holding valid entries (the next position to write).
   int64_t n_past = 0;
 
@@ -59,8 +60,12 @@ class KvCache {
   int64_t capacity_;
   int64_t kv_dim_;
   int64_t n_layer_;
-  std::vector<float> k_;  // [L, C, Hkv*D]
-  std::vector<float> v_;  // [L, C, Hkv*D]
+  float* k_base() const { return static_cast<float*>(k_.data()); }
+  float* v_base() const { return static_cast<float*>(v_.data()); }
+  // Committed page by page as positions are written (common/zeroed_pages.h),
+  // so RSS follows the context in use, not the capacity.
+  ZeroedPages k_;  // [L, C, Hkv*D] float
+  ZeroedPages v_;  // [L, C, Hkv*D] float
 };
 
 // One sequence of a batched forward (Model::forward_batch): its new tokens,
