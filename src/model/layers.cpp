@@ -2,6 +2,7 @@
 #include "model/layers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "kernels/cpu/attention.h"
@@ -78,7 +79,7 @@ DecoderScratch::DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv
       gate(static_cast<size_t>(n_tokens * hp.n_ff)),
       up(gate.size()),
       act(gate.size()),
-      attend_per_thread(kernels::attend_scores_len(n_kv_) + kernels::attend_acc_len(hp.head_dim)),
+      attend_per_thread(kernels::attend_group_scratch_len(kMaxGroupQueries, n_kv_, hp.head_dim)),
       attend(static_cast<size_t>(n_threads * attend_per_thread)),
       n_kv(n_kv_) {}
 
@@ -117,34 +118,67 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
     std::copy_n(s.v.begin() + sq.row0 * KVD, sq.n_tokens * KVD, v_cache + sq.pos0 * KVD);
   }
 
-  // One work item per (row, head); each thread owns one block of s.attend.
-  // A one-token sequence scores in the order llama.cpp uses for one token, a
-  // longer one in its batched order (kernels/cpu/attention.h), so both paths
-  // track it; either way a sequence's result does not depend on the others.
+  // Work items: up to kMaxGroupQueries queries that share one KV head (the
+  // GQA group's heads, for one or more consecutive rows of a sequence), run
+  // by kernels::attend_group so each tile of K and V is read once for all of
+  // them. A one-token sequence scores in the order llama.cpp uses for one
+  // token, a longer one in its batched order (kernels/cpu/attention.h); a
+  // query's result never depends on the others in its item.
   const int64_t group = H / Hkv;  // query heads sharing one KV head
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const int64_t n_items = T * H;
-  pool.run([&](int thread, int n_threads) {
+  struct Item {
+    int32_t seq;
+    int64_t row0, n_rows, g, h0, n_heads;  // rows of s.q, kv head, its query heads
+  };
+  // Split a group's heads over items when there are too few items to keep
+  // every thread busy (decode of one sequence).
+  int64_t heads_per_item = std::min(group, kMaxGroupQueries);
+  const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
+  int64_t n_row_blocks = 0;
+  for (const auto& sq : plan.seqs) n_row_blocks += (sq.n_tokens + rows_per_item - 1) / rows_per_item;
+  const int64_t want = 2 * static_cast<int64_t>(pool.size());
+  while (heads_per_item > 1 &&
+         n_row_blocks * Hkv * ((group + heads_per_item - 1) / heads_per_item) < want)
+    heads_per_item = (heads_per_item + 1) / 2;
+  std::vector<Item> items;
+  // Longest rows first (causal: they attend over the most positions), so the
+  // threads that take items as they go finish together.
+  for (size_t si = 0; si < plan.seqs.size(); ++si) {
+    const auto& sq = plan.seqs[si];
+    const int64_t R = sq.n_tokens == 1 ? 1 : rows_per_item;
+    for (int64_t r1 = sq.n_tokens; r1 > 0; r1 -= R) {
+      const int64_t r0 = std::max<int64_t>(0, r1 - R);
+      for (int64_t g = 0; g < Hkv; ++g)
+        for (int64_t h0 = g * group; h0 < (g + 1) * group; h0 += heads_per_item)
+          items.push_back(Item{static_cast<int32_t>(si), sq.row0 + r0, r1 - r0, g, h0,
+                               std::min(heads_per_item, (g + 1) * group - h0)});
+    }
+  }
+  std::atomic<size_t> next{0};
+  pool.run([&](int thread, int) {
     float* scratch = s.attend.data() + thread * s.attend_per_thread;
-    const int64_t per = (n_items + n_threads - 1) / n_threads;
-    const int64_t begin = std::min(n_items, per * thread);
-    const int64_t end = std::min(n_items, begin + per);
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t row = item / H, h = item % H, g = h / group;
-      const auto& sq = plan.seqs[static_cast<size_t>(plan.row_seq[static_cast<size_t>(row)])];
-      kernels::AttendArgs a;
-      a.q = s.q.data() + (row * H + h) * D;  // [D]
-      a.k = sq.cache->k(layer) + g * D;      // [n_kv, D] rows KVD apart
-      a.v = sq.cache->v(layer) + g * D;      // [n_kv, D] rows KVD apart
+    for (size_t it = next.fetch_add(1); it < items.size(); it = next.fetch_add(1)) {
+      const Item& item = items[it];
+      const auto& sq = plan.seqs[static_cast<size_t>(item.seq)];
+      kernels::AttendQuery queries[kMaxGroupQueries];
+      int64_t m = 0;
+      for (int64_t row = item.row0; row < item.row0 + item.n_rows; ++row)
+        for (int64_t h = item.h0; h < item.h0 + item.n_heads; ++h)
+          queries[m++] = kernels::AttendQuery{
+              s.q.data() + (row * H + h) * D,      // [D]
+              sq.pos0 + (row - sq.row0) + 1,       // causal: positions 0 .. its own
+              s.attn.data() + (row * H + h) * D};  // [D]
+      kernels::AttendGroupArgs a;
+      a.k = sq.cache->k(layer) + item.g * D;  // [n_kv, D] rows KVD apart
+      a.v = sq.cache->v(layer) + item.g * D;  // [n_kv, D] rows KVD apart
       a.kv_stride = KVD;
-      a.n_kv = sq.pos0 + (row - sq.row0) + 1;  // causal: positions 0 .. its own
       a.head_dim = D;
       a.scale = scale;
       a.order = sq.n_tokens == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
-      a.scores = scratch;                                    // [n_kv rounded up to 8]
-      a.acc = scratch + kernels::attend_scores_len(s.n_kv);  // [8, D]
-      a.out = s.attn.data() + (row * H + h) * D;             // [D]
-      kernels::attend(a);
+      a.queries = queries;
+      a.n_queries = m;
+      a.scratch = scratch;  // [m * (n_kv rounded up to 8 + 8*D)]
+      kernels::attend_group(a);
     }
   });
 

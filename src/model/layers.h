@@ -98,6 +98,10 @@ Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, co
 
 // Activations of one forward call, sized for T tokens attending to n_kv
 // positions (cache plus batch).
+// Most queries one attention work item runs together over its KV head
+// (kernels::attend_group): GQA heads x prompt rows.
+inline constexpr int64_t kMaxGroupQueries = 16;
+
 struct DecoderScratch {
   DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv, int n_threads);
   std::vector<float> x;       // [T, E] residual stream
@@ -111,7 +115,8 @@ struct DecoderScratch {
   std::vector<float> up;      // [T, F]
   std::vector<float> act;     // [T, F] silu(gate) * up
   int64_t attend_per_thread;  // floats of attention scratch per thread
-  std::vector<float> attend;  // [n_threads, round8(n_kv) + 8*D] scores and value lanes
+  // [n_threads, kMaxGroupQueries * (round8(n_kv) + 8*D)] scores and value lanes
+  std::vector<float> attend;
   int64_t n_kv;
 };
 

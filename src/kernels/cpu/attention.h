@@ -48,6 +48,37 @@ inline int64_t attend_acc_len(int64_t head_dim) {
 // Runs through the active kernel table (dispatch.h).
 void attend(const AttendArgs& a);
 
+// Several queries over the same keys and values (the query heads of one GQA
+// group, for one or more prompt rows), each with its own causal length. The
+// result of every query is bit-identical to attend() on it alone; a fast
+// table reads each tile of K and V once for all the queries while it is in
+// L1, instead of once per query from L2 or memory.
+struct AttendQuery {
+  const float* q = nullptr;  // [D]
+  int64_t n_kv = 0;          // positions 0 .. n_kv-1 (>= 1)
+  float* out = nullptr;      // [D]
+};
+
+struct AttendGroupArgs {
+  const float* k = nullptr;  // as AttendArgs
+  const float* v = nullptr;
+  int64_t kv_stride = 0;
+  int64_t head_dim = 0;
+  float scale = 1.0f;
+  ScoreOrder order = ScoreOrder::kBatch;
+  const AttendQuery* queries = nullptr;
+  int64_t n_queries = 0;
+  float* scratch = nullptr;  // [attend_group_scratch_len(n_queries, max n_kv, D)]
+};
+
+inline int64_t attend_group_scratch_len(int64_t n_queries, int64_t max_n_kv, int64_t head_dim) {
+  return n_queries * (attend_scores_len(max_n_kv) + attend_acc_len(head_dim));
+}
+
+// Runs through the active kernel table; tables without a group kernel run
+// attend() per query.
+void attend_group(const AttendGroupArgs& g);
+
 // exp(x) by the polynomial of ggml's AVX2 ggml_v_expf (after Arm's optimized
 // routines: max error ~1.5 ulp, flushes to 0 below about -104 and to inf above
 // 88.4), one lane. Every step is written as the vector code rounds it (fma

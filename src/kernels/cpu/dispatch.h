@@ -38,12 +38,14 @@ struct DotKernel {
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know
 
 using AttendFn = void (*)(const AttendArgs& a);
+using AttendGroupFn = void (*)(const AttendGroupArgs& g);
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n);
 
 struct KernelTable {
   const char* isa = "ref";
   DotKernel by_type[kKernelTypeSlots];
   AttendFn attend = nullptr;  // attention.h
+  AttendGroupFn attend_group = nullptr;  // null: attend() per query
   SwigluFn swiglu = nullptr;  // ops.h
 
   const DotKernel* find(gguf::GgmlType t) const {
@@ -52,6 +54,10 @@ struct KernelTable {
     return &by_type[i];
   }
 };
+
+// attend_group (attention.h) through table `t`: its group kernel, or its
+// attend() once per query.
+void attend_group_with(const KernelTable& t, const AttendGroupArgs& g);
 
 const KernelTable& ref_kernels();
 // The table matmul() uses: the best one this CPU runs, or the one picked by

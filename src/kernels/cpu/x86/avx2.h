@@ -62,6 +62,7 @@ void quantize_row_q8_k(const float* x, void* dst, int64_t n);
 
 // Twins of ref::attend / ref::swiglu (kernels/cpu/attention.h), same bits.
 void attend(const AttendArgs& a);
+void attend_group(const AttendGroupArgs& g);
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace frugal::kernels::avx2

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/x86/avx2.h"
@@ -85,19 +86,29 @@ float score_batch(const float* q, const float* k, int64_t D) {
   return s;
 }
 
-}  // namespace
+// Tiles of positions: a tile's K or V rows (32 x D floats of one head) stay
+// in L1 while every query of a group uses them. A multiple of 8, so a tile
+// starts at P.V lane 0.
+constexpr int64_t kTile = 32;
 
-void attend(const AttendArgs& a) {
-  const int64_t D = a.head_dim, n = a.n_kv, n8 = attend_scores_len(n);
-  float* s = a.scores;  // [n8]
-  float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) {
-    const float* kj = a.k + j * a.kv_stride;
+// Scores of positions [j0, j1) for one query, scaled; returns their max.
+float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0, int64_t j1,
+                  float mx) {
+  const int64_t D = g.head_dim;
+  for (int64_t j = j0; j < j1; ++j) {
+    const float* kj = g.k + j * g.kv_stride;
     const float dot =
-        a.order == ScoreOrder::kSingle ? score_single(a.q, kj, D) : score_batch(a.q, kj, D);
-    s[j] = dot * a.scale;
+        g.order == ScoreOrder::kSingle ? score_single(q, kj, D) : score_batch(q, kj, D);
+    s[j] = dot * g.scale;
     mx = std::max(mx, s[j]);
   }
+  return mx;
+}
+
+// s[0..n) -> softmax probabilities, padded with zeros to a multiple of 8:
+// exp by exp8, summed per 8 lanes into a double, scaled by 1/sum.
+void softmax_scores(float* s, int64_t n, float mx) {
+  const int64_t n8 = attend_scores_len(n);
   for (int64_t j = n; j < n8; ++j) s[j] = -std::numeric_limits<float>::infinity();  // exp -> 0
   double sum = 0.0;
   const __m256 vmax = _mm256_set1_ps(mx);
@@ -109,15 +120,47 @@ void attend(const AttendArgs& a) {
   const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
   for (int64_t g = 0; g < n8; g += 8)
     _mm256_storeu_ps(s + g, _mm256_mul_ps(_mm256_loadu_ps(s + g), inv));
+}
 
-  float* acc = a.acc;  // [8, D]: lane = position mod 8
-  std::fill(acc, acc + 8 * D, 0.0f);
-  const int64_t D8 = D & ~int64_t{7};
+// P.V over positions [j0, j1) (multiples of 8) into acc [8, D]: lane row r
+// accumulates the positions j = r mod 8, in order (the scalar twin's
+// arithmetic). Each 8-float column block is accumulated in eight registers,
+// so acc is loaded and stored once per block instead of once per position.
+void pv_range(const AttendGroupArgs& g, const float* s, float* acc, int64_t j0, int64_t j1) {
+  const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, st = g.kv_stride;
+  for (int64_t d = 0; d < D8; d += 8) {
+    __m256 l0 = _mm256_loadu_ps(acc + 0 * D + d), l1 = _mm256_loadu_ps(acc + 1 * D + d);
+    __m256 l2 = _mm256_loadu_ps(acc + 2 * D + d), l3 = _mm256_loadu_ps(acc + 3 * D + d);
+    __m256 l4 = _mm256_loadu_ps(acc + 4 * D + d), l5 = _mm256_loadu_ps(acc + 5 * D + d);
+    __m256 l6 = _mm256_loadu_ps(acc + 6 * D + d), l7 = _mm256_loadu_ps(acc + 7 * D + d);
+    for (int64_t j = j0; j < j1; j += 8) {
+      const float* vj = g.v + j * st + d;
+      l0 = _mm256_fmadd_ps(_mm256_loadu_ps(vj), _mm256_broadcast_ss(s + j), l0);
+      l1 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + st), _mm256_broadcast_ss(s + j + 1), l1);
+      l2 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 2 * st), _mm256_broadcast_ss(s + j + 2), l2);
+      l3 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 3 * st), _mm256_broadcast_ss(s + j + 3), l3);
+      l4 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 4 * st), _mm256_broadcast_ss(s + j + 4), l4);
+      l5 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 5 * st), _mm256_broadcast_ss(s + j + 5), l5);
+      l6 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 6 * st), _mm256_broadcast_ss(s + j + 6), l6);
+      l7 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 7 * st), _mm256_broadcast_ss(s + j + 7), l7);
+    }
+    _mm256_storeu_ps(acc + 0 * D + d, l0), _mm256_storeu_ps(acc + 1 * D + d, l1);
+    _mm256_storeu_ps(acc + 2 * D + d, l2), _mm256_storeu_ps(acc + 3 * D + d, l3);
+    _mm256_storeu_ps(acc + 4 * D + d, l4), _mm256_storeu_ps(acc + 5 * D + d, l5);
+    _mm256_storeu_ps(acc + 6 * D + d, l6), _mm256_storeu_ps(acc + 7 * D + d, l7);
+  }
+}
+
+// The positions pv_range left (the last n mod 8, and every position's
+// columns past D8), then out = the lanes reduced as tinyBLAS reduces them.
+void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, float* out) {
+  const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, n_full = n & ~int64_t{7};
   for (int64_t j = 0; j < n; ++j) {
-    const float* vj = a.v + j * a.kv_stride;
+    int64_t d = j < n_full ? D8 : 0;
+    if (d == D) continue;
+    const float* vj = g.v + j * g.kv_stride;
     float* row = acc + (j % 8) * D;
     const __m256 p = _mm256_set1_ps(s[j]);
-    int64_t d = 0;
     for (; d < D8; d += 8)
       _mm256_storeu_ps(row + d,
                        _mm256_fmadd_ps(_mm256_loadu_ps(vj + d), p, _mm256_loadu_ps(row + d)));
@@ -129,13 +172,61 @@ void attend(const AttendArgs& a) {
     for (int i = 0; i < 8; ++i) l[i] = _mm256_loadu_ps(acc + i * D + d);
     const __m256 a0 = _mm256_add_ps(l[4], l[0]), a1 = _mm256_add_ps(l[5], l[1]);
     const __m256 a2 = _mm256_add_ps(l[6], l[2]), a3 = _mm256_add_ps(l[7], l[3]);
-    _mm256_storeu_ps(a.out + d, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
+    _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
   }
   for (; d < D; ++d) {
     float x[4];
     for (int i = 0; i < 4; ++i) x[i] = acc[(i + 4) * D + d] + acc[i * D + d];
-    a.out[d] = (x[0] + x[2]) + (x[1] + x[3]);
+    out[d] = (x[0] + x[2]) + (x[1] + x[3]);
   }
+}
+
+}  // namespace
+
+void attend_group(const AttendGroupArgs& g) {
+  const int64_t m = g.n_queries, D = g.head_dim;
+  if (m <= 0) return;
+  int64_t max_n = 0;
+  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
+  const int64_t s_len = attend_scores_len(max_n), per_q = s_len + attend_acc_len(D);
+  auto scores = [&](int64_t i) { return g.scratch + i * per_q; };        // [s_len]
+  auto acc = [&](int64_t i) { return g.scratch + i * per_q + s_len; };  // [8, D]
+  // Max is exact in any order, so per-tile maxima give attend()'s.
+  float mx_stack[64];
+  std::vector<float> mx_heap;
+  float* mx = mx_stack;
+  if (m > 64) mx_heap.resize(static_cast<size_t>(m)), mx = mx_heap.data();
+  for (int64_t i = 0; i < m; ++i) mx[i] = -std::numeric_limits<float>::infinity();
+  for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t j1 = std::min(g.queries[i].n_kv, j0 + kTile);
+      if (j0 < j1) mx[i] = score_range(g, g.queries[i].q, scores(i), j0, j1, mx[i]);
+    }
+  for (int64_t i = 0; i < m; ++i) {
+    softmax_scores(scores(i), g.queries[i].n_kv, mx[i]);
+    std::fill(acc(i), acc(i) + 8 * D, 0.0f);
+  }
+  for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t j1 = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + kTile);
+      if (j0 < j1) pv_range(g, scores(i), acc(i), j0, j1);
+    }
+  for (int64_t i = 0; i < m; ++i)
+    pv_finish(g, scores(i), acc(i), g.queries[i].n_kv, g.queries[i].out);
+}
+
+void attend(const AttendArgs& a) {
+  AttendQuery q{a.q, a.n_kv, a.out};
+  AttendGroupArgs g;
+  g.k = a.k, g.v = a.v, g.kv_stride = a.kv_stride, g.head_dim = a.head_dim;
+  g.scale = a.scale, g.order = a.order, g.queries = &q, g.n_queries = 1;
+  // One query: its scores and acc are where the caller put them.
+  const int64_t D = a.head_dim, n = a.n_kv;
+  float mx = score_range(g, a.q, a.scores, 0, n, -std::numeric_limits<float>::infinity());
+  softmax_scores(a.scores, n, mx);
+  std::fill(a.acc, a.acc + 8 * D, 0.0f);
+  pv_range(g, a.scores, a.acc, 0, n & ~int64_t{7});
+  pv_finish(g, a.scores, a.acc, n, a.out);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {

@@ -44,6 +44,7 @@ KernelTable make_avx2_table(const KernelTable& ref) {
   t.by_type[static_cast<uint32_t>(GgmlType::Q2_K)].quantize_act = avx2::quantize_row_q8_k;
   t.by_type[static_cast<uint32_t>(GgmlType::Q3_K)].quantize_act = avx2::quantize_row_q8_k;
   t.attend = avx2::attend;
+  t.attend_group = avx2::attend_group;
   t.swiglu = avx2::swiglu;
   return t;
 }
