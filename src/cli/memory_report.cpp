@@ -19,9 +19,11 @@ void print_memory(const runtime::Engine& engine) {
   const auto m = process_memory();
   const double peak = static_cast<double>(m.peak_rss_bytes);
   std::fprintf(stderr,
-               "[memory: RSS %.1f MiB, peak %.1f MiB | file %.1f MiB mapped, KV cache %.1f MiB "
-               "for %lld positions | peak = file + KV %+.1f MiB (%+.1f %%)]\n",
-               static_cast<double>(m.rss_bytes) / mib, peak / mib, file / mib, kv / mib,
+               "[memory: RSS %.1f MiB (%.1f anonymous, %.1f file-backed), peak %.1f MiB | file "
+               "%.1f MiB mapped, KV cache %.1f MiB for %lld positions | peak = file + KV %+.1f MiB "
+               "(%+.1f %%)]\n",
+               static_cast<double>(m.rss_bytes) / mib, static_cast<double>(m.anon_rss_bytes) / mib,
+               static_cast<double>(m.file_rss_bytes) / mib, peak / mib, file / mib, kv / mib,
                static_cast<long long>(engine.n_ctx()), (peak - file - kv) / mib,
                100.0 * (peak - file - kv) / (file + kv));
 }

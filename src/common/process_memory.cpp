@@ -14,6 +14,8 @@ ProcessMemory process_memory() {
     unsigned long long kib = 0;
     if (std::sscanf(line, "VmRSS: %llu kB", &kib) == 1) m.rss_bytes = kib * 1024;
     if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) m.peak_rss_bytes = kib * 1024;
+    if (std::sscanf(line, "RssAnon: %llu kB", &kib) == 1) m.anon_rss_bytes = kib * 1024;
+    if (std::sscanf(line, "RssFile: %llu kB", &kib) == 1) m.file_rss_bytes = kib * 1024;
   }
   std::fclose(f);
   return m;
