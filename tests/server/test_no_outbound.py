@@ -1,10 +1,12 @@
 """Privacy: `frugal serve` opens no outbound network connection (issue 5,
-DESIGN §8). The server runs under `strace -f -e trace=connect,sendto,sendmsg`
-(a tool that sees every connect call of every thread) through start-up,
+DESIGN §8), and creates or writes no file. The server runs under
+`strace -f -e trace=connect,sendto,sendmsg,open,openat,creat` (a tool that
+sees every such call of every thread) through start-up,
 chat, streaming, completions, tokenize and metrics requests, and a random
 marker in the prompt; afterwards every recorded connect must be to a local
 socket (AF_UNIX) or loopback, and the marker must not appear in the
-trace's addresses or in the server's own output."""
+trace's addresses or in the server's own output; no open may ask for writing
+or creation (only /dev/null, tty and urandom are allowed)."""
 import json
 import re
 import shutil
@@ -25,7 +27,7 @@ def test_serve_makes_no_outbound_connection(tmp_path):
     log = tmp_path / "serve.log"
     port = free_port()
     marker = "MARKER-" + uuid.uuid4().hex
-    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o",
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=connect,sendto,sendmsg,open,openat,creat", "-o",
                              str(trace), frugal_bin(), "serve", str(TINY), "--port", str(port),
                              "-t", "1", "--chat-template", "chatml", "-c", "256", "--metrics"],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -75,4 +77,11 @@ def test_serve_makes_no_outbound_connection(tmp_path):
             continue
         outbound.append(line)
     assert not outbound, "outbound connections:\n" + "\n".join(outbound)
+    # No file is created or opened for writing (so no temp file can hold a
+    # prompt): the model and /proc, /sys, /dev reads only.
+    written = [line for line in text.splitlines()
+               if ("open" in line or "creat(" in line)
+               and re.search(r"O_WRONLY|O_RDWR|O_CREAT|creat\(", line)
+               and not re.search(r'"/dev/(null|tty|urandom)"', line)]
+    assert not written, "files opened for writing:\n" + "\n".join(written)
     assert marker not in log.read_text(errors="replace")
