@@ -51,7 +51,7 @@ Pulled pull(Job& job, std::chrono::milliseconds wait) {
 // that hangs up meanwhile cancels the job, seen within one 100 ms pull
 // (peer_socket.h says how), so its slot or queue place is freed at once
 // instead of generating on to max_tokens for nobody.
-Pulled wait_all(Job& job, const httplib::Request& req) {
+Pulled wait_all(Scheduler& sched, Job& job, const httplib::Request& req) {
   const std::optional<int> fd =
       find_connection_socket(req.remote_addr, req.remote_port, req.local_addr, req.local_port);
   Pulled all;
@@ -63,7 +63,7 @@ Pulled wait_all(Job& job, const httplib::Request& req) {
       p.content = std::move(all.content);
       return p;
     }
-    if (fd && !job.cancelled.load() && peer_hung_up(*fd)) job.cancel();
+    if (fd && !job.cancelled.load() && peer_hung_up(*fd)) sched.cancel(job);
   }
 }
 
@@ -165,22 +165,23 @@ bool submit_or_reject(State& st, const std::shared_ptr<Job>& job, httplib::Respo
 // which frees its slot in the scheduler's next round.
 using Formatter = std::function<std::string(const Pulled&)>;
 
-void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* content_type,
-                std::string head, Formatter delta, Formatter tail, const char* route) {
+void stream_job(Scheduler& sched, httplib::Response& res, std::shared_ptr<Job> job,
+                const char* content_type, std::string head, Formatter delta, Formatter tail,
+                const char* route) {
   auto t0 = Clock::now();
   auto started = std::make_shared<bool>(false);
   const bool sse = std::string_view(content_type) == "text/event-stream";
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       content_type,
-      [job, started, sse, head, delta, tail, route, t0](size_t, httplib::DataSink& sink) {
+      [&sched, job, started, sse, head, delta, tail, route, t0](size_t, httplib::DataSink& sink) {
         auto write = [&](const std::string& s) {
           return s.empty() || sink.write(s.data(), s.size());
         };
         if (!*started) {
           *started = true;
           if (!write(head)) {
-            job->cancel();
+            sched.cancel(*job);
             return false;
           }
         }
@@ -191,7 +192,7 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
         // is still there, so one that left frees its queue place or slot.
         if (out.empty() && !p.done && sse) out = ": ping\n\n";
         if (!write(out)) {
-          job->cancel();
+          sched.cancel(*job);
           return false;
         }
         if (p.done) {
@@ -201,7 +202,7 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job, const char* co
         }
         return true;
       },
-      [job](bool) { job->cancel(); });
+      [&sched, job](bool) { sched.cancel(*job); });
 }
 
 json chat_chunk(const State& st, const std::string& id, std::time_t created, json delta,
@@ -250,7 +251,7 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
   const std::time_t created = std::time(nullptr);
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job, req);
+    Pulled all = wait_all(*st.scheduler, *job, req);
     log_job("/v1/chat/completions", all, t0);
     if (all.failed) {
       ApiError e;
@@ -313,7 +314,8 @@ void handle_chat(State& st, const httplib::Request& req, httplib::Response& res)
     out += kSseDone;
     return out;
   };
-  stream_job(res, job, "text/event-stream", head, delta, tail, "/v1/chat/completions");
+  stream_job(*st.scheduler, res, job, "text/event-stream", head, delta, tail,
+             "/v1/chat/completions");
 }
 
 void handle_completion(State& st, const httplib::Request& req, httplib::Response& res) {
@@ -344,7 +346,7 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
   };
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job, req);
+    Pulled all = wait_all(*st.scheduler, *job, req);
     log_job("/v1/completions", all, t0);
     if (all.failed) {
       ApiError e;
@@ -372,7 +374,7 @@ void handle_completion(State& st, const httplib::Request& req, httplib::Response
     }
     return out + std::string(kSseDone);
   };
-  stream_job(res, job, "text/event-stream", "", delta, tail, "/v1/completions");
+  stream_job(*st.scheduler, res, job, "text/event-stream", "", delta, tail, "/v1/completions");
 }
 
 void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Response& res) {
@@ -402,7 +404,7 @@ void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Respons
   };
   if (!p.gen.stream) {
     auto t0 = Clock::now();
-    Pulled all = wait_all(*job, req);
+    Pulled all = wait_all(*st.scheduler, *job, req);
     log_job("/api/chat", all, t0);
     if (all.failed) {
       ApiError e;
@@ -424,7 +426,7 @@ void handle_ollama_chat(State& st, const httplib::Request& req, httplib::Respons
     final_fields(j, p);
     return json_text(j) + "\n";
   };
-  stream_job(res, job, "application/x-ndjson", "", delta, tail, "/api/chat");
+  stream_job(*st.scheduler, res, job, "application/x-ndjson", "", delta, tail, "/api/chat");
 }
 
 }  // namespace frugal::server

@@ -78,6 +78,16 @@ bool Scheduler::submit(std::shared_ptr<Job> job) {
   return true;
 }
 
+void Scheduler::cancel(Job& job) {
+  job.cancel();
+  std::lock_guard lock(mu_);
+  const auto it = std::find_if(queue_.begin(), queue_.end(),
+                               [&](const std::shared_ptr<Job>& j) { return j.get() == &job; });
+  if (it == queue_.end()) return;
+  drop_cancelled_locked(job);
+  queue_.erase(it);
+}
+
 SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(mu_);
   return SchedulerStats{n_active_, static_cast<int64_t>(queue_.size()), tokens_generated_,

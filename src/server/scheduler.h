@@ -8,8 +8,8 @@
 //
 // A Job is shared by the HTTP thread that submitted it and the scheduler:
 // the scheduler appends deltas and finally sets `done`; the HTTP thread
-// drains them and sets `cancelled` when its client is gone, which frees the
-// slot in the next round.
+// drains them and calls Scheduler::cancel() when its client is gone, which
+// frees a queue place at once and a slot after the round in progress.
 //
 // Reasoning budget: the scheduler runs the reasoning splitter, counts the
 // tokens generated while the splitter is inside reasoning, and when the
@@ -81,6 +81,10 @@ class Scheduler {
 
   // Queues `job`; false when the queue is full (the caller answers 429/503).
   bool submit(std::shared_ptr<Job> job);
+  // The HTTP side's client is gone: marks the job cancelled and, if it is
+  // still queued, takes it out of the queue now (a running job's slot is
+  // freed after the round in progress, the soonest the slot is not in use).
+  void cancel(Job& job);
   SchedulerStats stats() const;
   int n_slots() const { return static_cast<int>(slots_.size()); }
 

@@ -16,6 +16,8 @@ import urllib.request
 import openai
 import pytest
 
+from conftest import frugal_bin
+
 N_TOKENS = 96
 
 
@@ -54,6 +56,11 @@ def metrics(srv):
             get(b"frugal_cancel_to_free_seconds_max"))
 
 
+def built_with_tsan():
+    with open(frugal_bin(), "rb") as f:
+        return b"__tsan_init" in f.read()
+
+
 def test_hundred_disconnects_free_everything(eight):
     conns = []
     for i in range(100):
@@ -77,6 +84,11 @@ def test_hundred_disconnects_free_everything(eight):
     worst = metrics(eight)[2]
     print(f"\n100 disconnects: everything free {time.time() - t_closed:.3f} s after the clients "
           f"closed; slowest seen-to-free {worst * 1e3:.1f} ms")
-    assert worst <= 0.1
+    # A queued request is dropped by the cancel itself; a running one frees
+    # its slot when the forward round in progress ends. ThreadSanitizer runs
+    # the model about ten times slower (a prefill round of the 8 prompts takes
+    # ~160 ms under it here), so the 100 ms bound is asserted on the Release
+    # and ASan builds and the TSan build is held to 1 s.
+    assert worst <= (1.0 if built_with_tsan() else 0.1)
     # The server is fully usable again.
     assert stream(eight, 0)[0] == N_TOKENS
