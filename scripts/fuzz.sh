@@ -21,7 +21,7 @@ nice_level="${FRUGAL_FUZZ_NICE:-0}"
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON -DFRUGAL_FUZZ=ON \
-    -DFRUGAL_BUILD_TESTS=OFF >/dev/null
+    -DFRUGAL_BUILD_TESTS=OFF -DFRUGAL_TRAIN=OFF >/dev/null
 fi
 cmake --build "$dir" --target fuzz -j "$(nproc)"
 rm -rf "$dir/seeds"

@@ -43,7 +43,7 @@ if [ "${1:-}" != "--fast" ]; then
   echo "== Server API tests against a ThreadSanitizer build"
   if [ ! -f "$root/build-tsan/build.ninja" ]; then
     cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DFRUGAL_TSAN=ON -DFRUGAL_BUILD_TESTS=OFF >/dev/null
+      -DFRUGAL_TSAN=ON -DFRUGAL_BUILD_TESTS=OFF -DFRUGAL_TRAIN=OFF >/dev/null
   fi
   cmake --build "$root/build-tsan" -j "$jobs" --target frugal
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 server_tests "$root/build-tsan/frugal"
