@@ -14,7 +14,7 @@ PKGS=(
   bible-kjv bible-kjv-text  # public-domain text for perplexity (scripts/fetch_text.sh)
   openssl  # the TLS test makes a self-signed certificate
   strace   # the no-outbound-connection test watches connect calls
-  libtorch-dev  # autograd for the trainer (src/train); linked by frugal-train only
+  libtorch-dev  # autograd for the trainer (src/train); never linked into frugal
 )
 
 missing=()
