@@ -214,7 +214,9 @@ def test_auth(authed):
         client(authed, key="wrong").chat.completions.create(model="x", messages=user(),
                                                             max_tokens=2)
     assert e.value.status_code == 401
-    r = client(authed, key=KEY).chat.completions.create(model="x", messages=user(), max_tokens=2)
+    # ignore_eos: an unseeded sample may end on EOS after one token; the count is what we check.
+    r = client(authed, key=KEY).chat.completions.create(model="x", messages=user(), max_tokens=2,
+                                                        extra_body={"ignore_eos": True})
     assert r.usage.completion_tokens == 2
     assert http(authed, "GET", "/health")[0] == 200  # public
     assert http(authed, "GET", "/metrics")[0] == 401
@@ -390,7 +392,8 @@ def test_queue_full_and_disconnect(busy):
     while slots_active(busy) != 0:
         assert time.time() - t0 < 2.0, "slot not freed after disconnect"
         time.sleep(0.01)
-    r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2)
+    r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2,
+                                             extra_body={"ignore_eos": True})
     assert r.usage.completion_tokens == 2
 
 
@@ -430,7 +433,8 @@ def test_non_streaming_client_that_hangs_up_frees_its_slot(busy, path, body):
         time.sleep(0.01)
     line = [ln for ln in busy.log_text().splitlines() if f"{path} prompt=" in ln][-1]
     assert "finish=cancelled" in line, line
-    r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2)
+    r = client(busy).chat.completions.create(model="x", messages=user(), max_tokens=2,
+                                             extra_body={"ignore_eos": True})
     assert r.usage.completion_tokens == 2
 
 

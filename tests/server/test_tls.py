@@ -48,7 +48,8 @@ def test_https_serves_the_api(cert, tmp_path):
                 time.sleep(0.05)
         req = urllib.request.Request(
             f"https://localhost:{port}/v1/chat/completions",
-            json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode(),
+            json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
+                        "ignore_eos": True}).encode(),
             {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
             assert json.load(r)["usage"]["completion_tokens"] == 4
