@@ -35,8 +35,12 @@ uint64_t walk_value(const Value& v, int depth) {
   }
   if (const Array* a = v.as_array()) {
     FUZZ_CHECK(v.type == ValueType::ARRAY);
-    for (const Value& item : a->items) {
-      FUZZ_CHECK(item.type == a->elem_type);
+    for (size_t i = 0; i < a->size(); ++i) {
+      const Value item = a->at(i);
+      FUZZ_CHECK(item.type == a->elem_type());
+      // The zero-copy accessors agree with the owned element.
+      if (const std::string* s = item.as_string()) FUZZ_CHECK(a->string_at(i) == *s);
+      FUZZ_CHECK((a->array_at(i) != nullptr) == (item.as_array() != nullptr));
       h += walk_value(item, depth + 1);
     }
   }
@@ -48,7 +52,7 @@ uint32_t depth_of(const Value& v) {
   const Array* a = v.as_array();
   if (!a) return 0;
   uint32_t d = 0;
-  for (const Value& item : a->items) d = std::max(d, depth_of(item));
+  for (size_t i = 0; i < a->size(); ++i) d = std::max(d, depth_of(a->at(i)));
   return d + 1;
 }
 
@@ -65,7 +69,7 @@ void check_tight_limits(const std::vector<uint8_t>& buf) {
   }
   for (const auto& [key, value] : (*r)->metadata()) {
     FUZZ_CHECK(depth_of(value) <= 2);
-    if (const Array* a = value.as_array()) FUZZ_CHECK(a->items.size() <= 64);
+    if (const Array* a = value.as_array()) FUZZ_CHECK(a->size() <= 64);
     if (const std::string* s = value.as_string()) FUZZ_CHECK(s->size() <= 64);
   }
 }

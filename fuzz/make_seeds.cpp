@@ -42,8 +42,9 @@ void write_file(const fs::path& p, std::string_view s) {
 // Cuts arrays (and arrays nested in them) to at most `keep` items.
 Value shrink(Value v, size_t keep) {
   if (auto* a = std::get_if<frugal::gguf::Array>(&v.v)) {
-    if (a->items.size() > keep) a->items.resize(keep);
-    for (Value& item : a->items) item = shrink(std::move(item), keep);
+    std::vector<Value>& items = a->items();
+    if (items.size() > keep) items.resize(keep);
+    for (Value& item : items) item = shrink(std::move(item), keep);
   }
   return v;
 }

@@ -398,7 +398,7 @@ std::vector<Case> cases() {
             .raw("xy", 2);
         return b;
       }(),
-      "key 'tokenizer.ggml.tokens' value: string length 1000 exceeds");
+      "key 'tokenizer.ggml.tokens' item 1: string length 1000 exceeds");
   add(
       "NestedArrayInnerCountHuge",
       [] {
@@ -647,7 +647,7 @@ TEST(Malformed, CountsThatFitTheFileButNotTheItemsStayUnder1MiB) {
     b.u64(~uint64_t{0});  // the second string's length: past the end
     std::vector<uint8_t> v = b.take();
     v.resize(kFile, 0);
-    expect_rejected(v, "key 'tokenizer.ggml.tokens' value: string length 18446744073709551615");
+    expect_rejected(v, "key 'tokenizer.ggml.tokens' item 1: string length 18446744073709551615");
   }
   {
     ByteBuilder b = header(43000, 0);

@@ -88,14 +88,14 @@ void check_file(const File& f, const json& g) {
     }
     const Array* a = v->as_array();
     ASSERT_NE(a, nullptr) << key;
-    ASSERT_EQ(a->items.size(), want["count"].get<size_t>()) << key;
+    ASSERT_EQ(a->size(), want["count"].get<size_t>()) << key;
     if (want.contains("elem_type")) {
-      EXPECT_EQ(a->elem_type, static_cast<ValueType>(want["elem_type"].get<uint32_t>())) << key;
+      EXPECT_EQ(a->elem_type(), static_cast<ValueType>(want["elem_type"].get<uint32_t>())) << key;
     }
     if (!want.contains("samples")) continue;
     for (const auto& [idx, item] : want["samples"].items()) {
       size_t i = std::stoul(idx);
-      expect_scalar(a->items[i], a->elem_type, item, key + "[" + idx + "]");
+      expect_scalar(a->at(i), a->elem_type(), item, key + "[" + idx + "]");
     }
   }
   if (!g.contains("tensors")) return;
@@ -130,8 +130,8 @@ TEST(GgufReader, Gpt2VocabMatchesGGUFReader) {
   EXPECT_EQ(f.tensors().size(), 0u);          // vocab-only files are valid
   EXPECT_GT(f.data_offset(), f.file_size());  // it ends unpadded after the metadata
   EXPECT_EQ(f.get_string("tokenizer.ggml.model"), "gpt2");
-  EXPECT_EQ(f.get_array("tokenizer.ggml.tokens")->items.size(), 50257u);
-  EXPECT_EQ(f.get_array("tokenizer.ggml.merges")->items.size(), 50000u);
+  EXPECT_EQ(f.get_array("tokenizer.ggml.tokens")->size(), 50257u);
+  EXPECT_EQ(f.get_array("tokenizer.ggml.merges")->size(), 50000u);
 }
 
 TEST(GgufReader, DeepseekR1QwenVocabMatchesGGUFReader) {

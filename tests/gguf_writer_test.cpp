@@ -154,25 +154,37 @@ TEST_P(PyWriterFixture, OurReaderReadsWhatGGUFWriterWrote) {
 
   const Array* s = f.get_array("t.arr_str");
   ASSERT_NE(s, nullptr);
-  ASSERT_EQ(s->items.size(), 4u);
-  EXPECT_EQ(*s->items[2].as_string(), "\u00fc\u00df");
-  EXPECT_EQ(*s->items[1].as_string(), "");
+  ASSERT_EQ(s->size(), 4u);
+  EXPECT_EQ(*s->at(2).as_string(), "\u00fc\u00df");
+  EXPECT_EQ(*s->at(1).as_string(), "");
   const Array* i32 = f.get_array("t.arr_i32");
   ASSERT_NE(i32, nullptr);
-  EXPECT_EQ(i32->elem_type, V::INT32);
-  EXPECT_EQ(i32->items[1].as_int(), -2);
-  EXPECT_EQ(i32->items[2].as_int(), 2147483647);
-  EXPECT_EQ(f.get_array("t.arr_f32")->items[2].as_float(), static_cast<double>(1e-3f));
-  EXPECT_EQ(f.get_array("t.arr_u8")->items[1].as_uint(), 255u);
-  EXPECT_EQ(f.get_array("t.arr_bool")->items[1].as_bool(), false);
-  EXPECT_EQ(f.get_array("t.arr_u64")->items[0].as_uint(), ~uint64_t{0});
+  EXPECT_EQ(i32->elem_type(), V::INT32);
+  EXPECT_EQ(i32->at(1).as_int(), -2);
+  EXPECT_EQ(i32->at(2).as_int(), 2147483647);
+  EXPECT_EQ(f.get_array("t.arr_f32")->at(2).as_float(), static_cast<double>(1e-3f));
+  EXPECT_EQ(f.get_array("t.arr_u8")->at(1).as_uint(), 255u);
+  EXPECT_EQ(f.get_array("t.arr_bool")->at(1).as_bool(), false);
+  EXPECT_EQ(f.get_array("t.arr_u64")->at(0).as_uint(), ~uint64_t{0});
   const Array* nested = f.get_array("t.nested_i32");
   ASSERT_NE(nested, nullptr);
-  EXPECT_EQ(nested->elem_type, V::ARRAY);
-  ASSERT_EQ(nested->items.size(), 3u);
-  ASSERT_EQ(nested->items[2].as_array()->items.size(), 2u);
-  EXPECT_EQ(nested->items[2].as_array()->items[1].as_int(), 6);
-  EXPECT_EQ(*f.get_array("t.nested_str")->items[0].as_array()->items[1].as_string(), "yz");
+  EXPECT_EQ(nested->elem_type(), V::ARRAY);
+  ASSERT_EQ(nested->size(), 3u);
+  ASSERT_EQ(nested->at(2).as_array()->size(), 2u);
+  EXPECT_EQ(nested->at(2).as_array()->at(1).as_int(), 6);
+  EXPECT_EQ(*f.get_array("t.nested_str")->at(0).as_array()->at(1).as_string(), "yz");
+  // Strings of an array read from a file are views into the mapping, not
+  // heap copies; a copy of the array owns its strings.
+  const std::string_view viewed = *s->string_at(2);
+  EXPECT_EQ(viewed, "\u00fc\u00df");
+  const auto* at = reinterpret_cast<const uint8_t*>(viewed.data());
+  const uint8_t* mapping = f.tensors()[0].data - f.tensors()[0].offset - f.data_offset();
+  EXPECT_TRUE(at > mapping && at < mapping + f.data_offset()) << "not in the mapped header";
+  const Array copy = *s;
+  EXPECT_NE(copy.string_at(2)->data(), viewed.data());
+  EXPECT_EQ(*copy.string_at(2), viewed);
+  EXPECT_EQ(s->string_at(9), std::nullopt);  // past the end
+  EXPECT_EQ(i32->string_at(0), std::nullopt);  // not a string array
 
   ASSERT_EQ(f.tensors().size(), 4u);
   struct Expect {
@@ -272,16 +284,16 @@ TEST_P(RoundTrip, AllValueTypesNestedArraysAndManyTensorTypes) {
   EXPECT_EQ(f.get_bool("bool"), true);
   EXPECT_EQ(f.get_string("str"), std::string("nul\0inside", 10));
   ASSERT_NE(f.get_array("arr_empty"), nullptr);
-  EXPECT_EQ(f.get_array("arr_empty")->elem_type, V::INT64);
-  EXPECT_TRUE(f.get_array("arr_empty")->items.empty());
+  EXPECT_EQ(f.get_array("arr_empty")->elem_type(), V::INT64);
+  EXPECT_TRUE(f.get_array("arr_empty")->empty());
   EXPECT_EQ(f.get_uint("u64"), ~uint64_t{0});
   EXPECT_EQ(f.get_int("i64"), INT64_MIN);
   EXPECT_EQ(f.get_float("f64"), -0.1);
   const Array* deep = f.get_array("deep");
   ASSERT_NE(deep, nullptr);
-  ASSERT_EQ(deep->items.size(), 2u);
-  EXPECT_EQ(deep->items[0].as_array()->items[0].as_array()->items[1].as_int(), 8);
-  EXPECT_EQ(deep->items[1].as_array()->elem_type, V::ARRAY);
+  ASSERT_EQ(deep->size(), 2u);
+  EXPECT_EQ(deep->at(0).as_array()->at(0).as_array()->at(1).as_int(), 8);
+  EXPECT_EQ(deep->at(1).as_array()->elem_type(), V::ARRAY);
 
   ASSERT_EQ(f.tensors().size(), ts.size());
   uint64_t prev_end = 0;
@@ -317,7 +329,7 @@ TEST(Writer, WriteThenOpenFromDisk) {
   auto r = File::open(path);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ((*r)->file_size(), w.to_bytes().size());
-  EXPECT_EQ((*r)->get_array("tokenizer.ggml.tokens")->items.size(), 3u);
+  EXPECT_EQ((*r)->get_array("tokenizer.ggml.tokens")->size(), 3u);
   float got[4];
   std::memcpy(got, (*r)->find_tensor("x")->data, 16);
   EXPECT_EQ(got[3], 4.0f);

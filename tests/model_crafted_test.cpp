@@ -134,7 +134,7 @@ Value u64(uint64_t v) {
 // Gives every token a token_type (Normal) so a case can change one.
 gguf::Array& token_types(Spec& s) {
   if (!s.find("tokenizer.ggml.token_type")) {
-    std::vector<Value> types(s.array("tokenizer.ggml.tokens").items.size(),
+    std::vector<Value> types(s.array("tokenizer.ggml.tokens").items().size(),
                              gguf::make_int(ValueType::INT32, 1));
     s.set("tokenizer.ggml.token_type", gguf::make_array(ValueType::INT32, std::move(types)));
   }
@@ -144,8 +144,8 @@ gguf::Array& token_types(Spec& s) {
 // Token 300 becomes a byte token (type 6) spelled `text`.
 std::function<void(Spec&)> byte_token(std::string text) {
   return [text](Spec& s) {
-    s.array("tokenizer.ggml.tokens").items[300] = gguf::make_string(text);
-    token_types(s).items[300] = gguf::make_int(ValueType::INT32, 6);
+    s.array("tokenizer.ggml.tokens").items()[300] = gguf::make_string(text);
+    token_types(s).items()[300] = gguf::make_int(ValueType::INT32, 6);
   };
 }
 
@@ -223,9 +223,9 @@ std::vector<Case> cases() {
        "'qwen2.vocab_size' = 400 but token_embd has 320 rows"},
       {"TokenizerLargerThanEmbedding",
        [](Spec& s) {
-         auto& types = token_types(s).items;
+         auto& types = token_types(s).items();
          for (int i = 0; i < 10; ++i) types.push_back(gguf::make_int(ValueType::INT32, 1));
-         auto& tokens = s.array("tokenizer.ggml.tokens").items;
+         auto& tokens = s.array("tokenizer.ggml.tokens").items();
          for (int i = 0; i < 10; ++i)
            tokens.push_back(gguf::make_string("extra" + std::to_string(i)));
        },
@@ -265,14 +265,14 @@ std::vector<Case> cases() {
       {"ByteTokenEmpty", byte_token(""), Layer::Tokenizer,
        "tokenizer.ggml.tokens[300]: a byte token"},
       // Token types and special ids.
-      {"TokenTypeShorterThanTokens", [](Spec& s) { token_types(s).items.pop_back(); },
+      {"TokenTypeShorterThanTokens", [](Spec& s) { token_types(s).items().pop_back(); },
        Layer::Tokenizer,
        "tokenizer.ggml.token_type: length 319 != tokenizer.ggml.tokens length 320"},
       {"TokenTypeSeven",
-       [](Spec& s) { token_types(s).items[5] = gguf::make_int(ValueType::INT32, 7); },
+       [](Spec& s) { token_types(s).items()[5] = gguf::make_int(ValueType::INT32, 7); },
        Layer::Tokenizer, "tokenizer.ggml.token_type[5]: bad value"},
       {"TokenTypeNegative",
-       [](Spec& s) { token_types(s).items[5] = gguf::make_int(ValueType::INT32, -1); },
+       [](Spec& s) { token_types(s).items()[5] = gguf::make_int(ValueType::INT32, -1); },
        Layer::Tokenizer, "tokenizer.ggml.token_type[5]: bad value"},
       {"TokenTypeNotAnArray", kv("tokenizer.ggml.token_type", u32(1)), Layer::Tokenizer,
        "tokenizer.ggml.token_type: expected an array"},
@@ -290,7 +290,7 @@ std::vector<Case> cases() {
       {"TokensEmpty",
        [](Spec& s) {
          s.set("tokenizer.ggml.tokens", gguf::make_array(ValueType::STRING, {}));
-         token_types(s).items.clear();
+         token_types(s).items().clear();
        },
        Layer::Tokenizer, "tokenizer.ggml.bos_token_id: 315 out of range [0, 0)"},
       {"TokensArrayOfArrays",
@@ -305,7 +305,7 @@ std::vector<Case> cases() {
        Layer::Tokenizer, "tokenizer.ggml.merges: expected an array of strings"},
       {"MostByteTokensMissing",
        [](Spec& s) {
-         auto& tokens = s.array("tokenizer.ggml.tokens").items;
+         auto& tokens = s.array("tokenizer.ggml.tokens").items();
          for (int i = 0; i < 200; ++i) tokens[i] = gguf::make_string("renamed" + std::to_string(i));
        },
        Layer::Tokenizer, "of 256 byte tokens missing"},
@@ -380,8 +380,8 @@ TEST(CraftedBase, UneditedCopyLoads) {
 TEST(CraftedBase, WellFormedByteTokensDecodeToTheirByte) {
   Spec spec = tiny_qwen2();
   byte_token("<0x41>")(spec);
-  spec.array("tokenizer.ggml.tokens").items[301] = gguf::make_string("<0xfe>");
-  token_types(spec).items[301] = gguf::make_int(ValueType::INT32, 6);
+  spec.array("tokenizer.ggml.tokens").items()[301] = gguf::make_string("<0xfe>");
+  token_types(spec).items()[301] = gguf::make_int(ValueType::INT32, 6);
   const std::vector<uint8_t> bytes = encode(spec);
   auto file = gguf::File::from_memory(bytes);
   ASSERT_TRUE(file.ok()) << file.error().message;
@@ -397,8 +397,8 @@ TEST(CraftedBase, WellFormedByteTokensDecodeToTheirByte) {
 // past its rows at forward time.
 TEST(CraftedBase, EmbeddingRowsBeyondTheTokensAreAccepted) {
   Spec spec = tiny_qwen2();
-  spec.array("tokenizer.ggml.tokens").items.resize(318);  // bos 315 and eos 317 stay inside
-  token_types(spec).items.resize(318);
+  spec.array("tokenizer.ggml.tokens").items().resize(318);  // bos 315 and eos 317 stay inside
+  token_types(spec).items().resize(318);
   const std::vector<uint8_t> bytes = encode(spec);
   auto file = gguf::File::from_memory(bytes);
   ASSERT_TRUE(file.ok()) << file.error().message;

@@ -20,11 +20,11 @@ std::string human_bytes(uint64_t b) {
 std::string value_summary(const gguf::Value& v, bool full) {
   using gguf::ValueType;
   if (const auto* a = v.as_array()) {
-    std::string s = fmt::format("[{} x {}]", a->items.size(), gguf::value_type_name(a->elem_type));
-    if (full || a->items.size() <= 8) {
+    std::string s = fmt::format("[{} x {}]", a->size(), gguf::value_type_name(a->elem_type()));
+    if (full || a->size() <= 8) {
       s += " ";
-      for (size_t i = 0; i < a->items.size() && (full || i < 8); ++i)
-        s += (i ? ", " : "") + value_summary(a->items[i], full);
+      for (size_t i = 0; i < a->size() && (full || i < 8); ++i)
+        s += (i ? ", " : "") + value_summary(a->at(i), full);
     }
     return s;
   }

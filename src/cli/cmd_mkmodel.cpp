@@ -194,15 +194,15 @@ Status make_model(const Shape& sh, const Mix& mix, int64_t n_layer, const std::s
       // converted files pad the vocabulary with unused "[PAD<i>]" tokens.
       if (key == "tokenizer.ggml.tokens" || key == "tokenizer.ggml.token_type") {
         const gguf::Array* a = value.as_array();
-        if (!a || static_cast<int64_t>(a->items.size()) > V)
+        if (!a || static_cast<int64_t>(a->size()) > V)
           return make_error("mkmodel: --vocab '{}': {} has more than {} entries", vocab_path, key,
                             V);
-        std::vector<gguf::Value> items = a->items;
+        std::vector<gguf::Value> items = gguf::Array(*a).items();
         for (int64_t i = static_cast<int64_t>(items.size()); i < V; ++i)
           items.push_back(key == "tokenizer.ggml.tokens"
                               ? gguf::make_string(fmt::format("[PAD{}]", i))
                               : gguf::make_int(gguf::ValueType::INT32, 5));  // UNUSED
-        v = gguf::make_array(a->elem_type, std::move(items));
+        v = gguf::make_array(a->elem_type(), std::move(items));
       }
       kv.emplace_back(key, std::move(v));
     }

@@ -135,7 +135,8 @@ uint64_t min_value_bytes(ValueType t) {
 
 class Parser {
  public:
-  Parser(const uint8_t* p, uint64_t n, const OpenOptions& opt) : c_(p, n), size_(n), opt_(opt) {}
+  Parser(const uint8_t* p, uint64_t n, const OpenOptions& opt)
+      : c_(p, n), base_(p), size_(n), opt_(opt) {}
 
   // Reads a string (u64 length + bytes). `what()` names it in errors; it is a
   // callable so the name is only formatted on the error path (a vocabulary
@@ -232,14 +233,44 @@ class Parser {
       return make_error("gguf: key '{}': array count {} exceeds the limit of {}", key, *count,
                         opt_.max_array_items);
     }
-    Array& arr = out.v.emplace<Array>();
-    arr.elem_type = elem_type;
-    // The count fits the bytes left, but an item costs far more memory than
-    // its smallest encoding (48 bytes for a 1-byte uint8), so memory grows
-    // with the items actually parsed, never with the count up front.
-    arr.items.reserve(static_cast<size_t>(std::min<uint64_t>(*count, kMaxUpfrontItems)));
-    for (uint64_t i = 0; i < *count; ++i)
-      FRUGAL_TRY(value(arr.items.emplace_back(), elem_type, key, depth + 1));
+    if (elem_type == ValueType::ARRAY) {
+      std::vector<Value> items;
+      // The count fits the bytes left, but an item costs far more memory than
+      // its smallest encoding (a Value is ~50 bytes), so memory grows with the
+      // items actually parsed, never with the count up front.
+      items.reserve(static_cast<size_t>(std::min<uint64_t>(*count, kMaxUpfrontItems)));
+      for (uint64_t i = 0; i < *count; ++i)
+        FRUGAL_TRY(value(items.emplace_back(), elem_type, key, depth + 1));
+      out.v.emplace<Array>(elem_type, std::move(items));
+      return {};
+    }
+    // Numbers, bools and strings stay in the mapping (Array::view); only
+    // every Array::kStringStride-th string's position is stored.
+    const uint8_t* data = base_ + c_.pos();
+    std::vector<uint64_t> string_pos;
+    if (elem_type == ValueType::STRING) {
+      for (uint64_t i = 0; i < *count; ++i) {
+        if (i % Array::kStringStride == 0)
+          string_pos.push_back(static_cast<uint64_t>(base_ + c_.pos() - data));
+        auto s = string([&] { return fmt::format("key '{}' item {}", key, i); });
+        if (!s.ok()) return s.error();
+      }
+      string_pos.shrink_to_fit();
+    } else {
+      const uint64_t n_bytes = *count * min_value_bytes(elem_type);  // fits: checked above
+      auto bytes = c_.bytes(n_bytes);
+      if (!bytes) return truncated(c_, fmt::format("key '{}' array items", key), n_bytes);
+      if (elem_type == ValueType::BOOL) {
+        for (uint64_t i = 0; i < *count; ++i) {
+          const auto b = static_cast<uint8_t>((*bytes)[i]);
+          if (b > 1) {
+            return make_error("gguf: key '{}': bool value {} at item {} (expected 0 or 1)", key, b,
+                              i);
+          }
+        }
+      }
+    }
+    out.v = Array::view(elem_type, data, *count, std::move(string_pos));
     return {};
   }
 
@@ -260,6 +291,7 @@ class Parser {
   }
 
   Cursor c_;
+  const uint8_t* base_;
   uint64_t size_;
   const OpenOptions& opt_;
 };

@@ -106,10 +106,10 @@ void encode_value(ByteBuilder& out, const Value& v) {
     }
     case ValueType::ARRAY: {
       const Array* a = v.as_array();
-      out.u32(static_cast<uint32_t>(a ? a->elem_type : ValueType::UINT8));
-      out.u64(a ? a->items.size() : 0);
+      out.u32(static_cast<uint32_t>(a ? a->elem_type() : ValueType::UINT8));
+      out.u64(a ? a->size() : 0);
       if (a) {
-        for (const Value& item : a->items) encode_value(out, item);
+        for (size_t i = 0; i < a->size(); ++i) encode_value(out, a->at(i));
       }
       break;
     }

@@ -127,9 +127,9 @@ Result<HParams> read_decoder_hparams(const gguf::File& f, const std::string& arc
   // A tokenizer with more tokens than embedding rows would hand the model ids
   // it has no row for; rows beyond the tokens (padding, as in Qwen2.5) are fine.
   if (const gguf::Array* tokens = f.get_array("tokenizer.ggml.tokens");
-      tokens != nullptr && tokens->items.size() > embd->shape[1]) {
+      tokens != nullptr && tokens->size() > embd->shape[1]) {
     return make_error("model: tokenizer.ggml.tokens has {} entries but token_embd has only {} rows",
-                      tokens->items.size(), hp.n_vocab);
+                      tokens->size(), hp.n_vocab);
   }
   return hp;
 }

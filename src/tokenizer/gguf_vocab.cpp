@@ -13,19 +13,19 @@ Result<const gguf::Array*> string_array(const gguf::File& f, const char* key, bo
   }
   const gguf::Array* a = v->as_array();
   if (!a) return make_error("{}: expected an array, got {}", key, gguf::value_type_name(v->type));
-  if (a->elem_type != gguf::ValueType::STRING) {
+  if (a->elem_type() != gguf::ValueType::STRING) {
     return make_error("{}: expected an array of strings, got an array of {}", key,
-                      gguf::value_type_name(a->elem_type));
+                      gguf::value_type_name(a->elem_type()));
   }
   return a;
 }
 
 Status read_strings(const gguf::Array& a, const char* key, std::vector<std::string>& out) {
-  out.reserve(a.items.size());
-  for (size_t i = 0; i < a.items.size(); ++i) {
-    const std::string* s = a.items[i].as_string();
+  out.reserve(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::optional<std::string_view> s = a.string_at(i);
     if (!s) return make_error("{}[{}]: not a string", key, i);
-    out.push_back(*s);
+    out.emplace_back(*s);
   }
   return {};
 }
@@ -90,16 +90,17 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& f) {
       return make_error("tokenizer.ggml.token_type: expected an array, got {}",
                         gguf::value_type_name(tv->type));
     }
-    if (a->items.size() != v.tokens.size()) {
+    if (a->size() != v.tokens.size()) {
       return make_error("tokenizer.ggml.token_type: length {} != tokenizer.ggml.tokens length {}",
-                        a->items.size(), v.tokens.size());
+                        a->size(), v.tokens.size());
     }
-    v.types.reserve(a->items.size());
-    for (size_t i = 0; i < a->items.size(); ++i) {
-      const std::optional<int64_t> t = a->items[i].as_int();
+    v.types.reserve(a->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      const gguf::Value item = a->at(i);
+      const std::optional<int64_t> t = item.as_int();
       if (!t || *t < 0 || *t > 6) {
         return make_error("tokenizer.ggml.token_type[{}]: bad value (type {})", i,
-                          gguf::value_type_name(a->items[i].type));
+                          gguf::value_type_name(item.type));
       }
       v.types.push_back(static_cast<TokenType>(*t));
     }
