@@ -53,7 +53,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opt) {
 
   const auto& v = e->tokenizer_->vocab();
   auto token_text = [&](int32_t id) -> std::string {
-    return e->tokenizer_->valid(id) ? v.tokens[static_cast<size_t>(id)] : std::string();
+    return std::string(e->tokenizer_->token_text(id));
   };
   if (!opt.chat_template.empty()) {
     auto kind = chat::parse_template_kind(opt.chat_template);

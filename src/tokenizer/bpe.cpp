@@ -4,10 +4,32 @@
 
 namespace frugal::tokenizer {
 
-size_t BpeModel::build(const std::unordered_map<std::string, int32_t>& token_ids,
-                       const std::vector<std::string>& merges) {
-  merges_.clear();
-  merges_.reserve(merges.size());
+namespace {
+
+uint64_t mix(uint64_t k) {  // splitmix64's finalizer: ids differ in few low bits
+  k ^= k >> 30;
+  k *= 0xbf58476d1ce4e5b9ULL;
+  k ^= k >> 27;
+  k *= 0x94d049bb133111ebULL;
+  return k ^ (k >> 31);
+}
+
+}  // namespace
+
+std::optional<BpeModel::Merge> BpeModel::find(int32_t left, int32_t right) const {
+  if (slots_.empty()) return std::nullopt;
+  const uint64_t k = key(left, right);
+  for (uint64_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+    if (slots_[i].key == k) return slots_[i].merge;
+    if (slots_[i].key == kEmpty) return std::nullopt;
+  }
+}
+
+size_t BpeModel::build(const TokenTable& token_ids, const std::vector<std::string>& merges) {
+  uint64_t cap = 16;
+  while (cap * 3 < static_cast<uint64_t>(merges.size()) * 4) cap *= 2;
+  slots_.assign(static_cast<size_t>(cap), Slot{kEmpty, {}});
+  mask_ = cap - 1;
   size_t skipped = 0;
   std::string joined;
   for (size_t r = 0; r < merges.size(); ++r) {
@@ -20,15 +42,18 @@ size_t BpeModel::build(const std::unordered_map<std::string, int32_t>& token_ids
     const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
     joined.assign(left);
     joined.append(right);
-    const auto a = token_ids.find(std::string(left));
-    const auto b = token_ids.find(std::string(right));
+    const auto a = token_ids.find(left);
+    const auto b = token_ids.find(right);
     const auto c = token_ids.find(joined);
-    if (a == token_ids.end() || b == token_ids.end() || c == token_ids.end()) {
+    if (!a || !b || !c) {
       ++skipped;
       continue;
     }
     // The first (lowest-rank) occurrence of a pair wins, as in a rank lookup.
-    merges_.emplace(key(a->second, b->second), Merge{static_cast<int32_t>(r), c->second});
+    const uint64_t k = key(*a, *b);
+    uint64_t i = mix(k) & mask_;
+    while (slots_[i].key != kEmpty && slots_[i].key != k) i = (i + 1) & mask_;
+    if (slots_[i].key == kEmpty) slots_[i] = Slot{k, Merge{static_cast<int32_t>(r), *c}};
   }
   return skipped;
 }
@@ -47,7 +72,7 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
               i + 1 < n ? static_cast<int32_t>(i + 1) : -1};
   }
   struct Cand {
-    int32_t rank, left, left_id, right_id;
+    int32_t rank, left, left_id, right_id, result;
     bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
   };
   std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> q;
@@ -55,8 +80,8 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
     if (l < 0) return;
     const int32_t r = sym[l].next;
     if (r < 0 || sym[l].id < 0 || sym[r].id < 0) return;
-    const auto it = merges_.find(key(sym[l].id, sym[r].id));
-    if (it != merges_.end()) q.push({it->second.rank, l, sym[l].id, sym[r].id});
+    if (const auto m = find(sym[l].id, sym[r].id))
+      q.push({m->rank, l, sym[l].id, sym[r].id, m->result});
   };
   for (int32_t i = 0; i + 1 < static_cast<int32_t>(n); ++i) push_pair(i);
   while (!q.empty()) {
@@ -66,7 +91,7 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
     const int32_t r = sym[l].next;
     // Stale entry: one side was merged since this pair was queued.
     if (sym[l].id != c.left_id || r < 0 || sym[r].id != c.right_id) continue;
-    sym[l].id = merges_.at(key(c.left_id, c.right_id)).result;
+    sym[l].id = c.result;
     sym[l].next = sym[r].next;
     if (sym[r].next >= 0) sym[sym[r].next].prev = l;
     sym[r].id = -1;

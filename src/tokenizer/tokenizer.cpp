@@ -10,13 +10,21 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/token_table.h"
 
 namespace frugal::tokenizer {
 
 struct Tokenizer::Impl {
   Vocab vocab;
-  std::unordered_map<std::string, int32_t> token_ids;  // first id of each text
-  std::vector<std::string> pieces;                     // decoded bytes per id
+  TokenTable token_ids;  // the token texts, and text -> first id
+  // Decoded bytes of every id, pooled: id i is piece_bytes[piece_end[i-1],
+  // piece_end[i]) (one string per id cost ~32 bytes each on top of the text).
+  std::string piece_bytes;
+  std::vector<uint64_t> piece_end;
+  std::string_view piece(int32_t id) const {
+    const uint64_t begin = id == 0 ? 0 : piece_end[static_cast<size_t>(id) - 1];
+    return std::string_view(piece_bytes).substr(begin, piece_end[static_cast<size_t>(id)] - begin);
+  }
   std::unique_ptr<PreTokenizer> pre;
   BpeModel bpe;
   // Tokens matched in the raw text before BPE, bucketed by first byte and
@@ -100,22 +108,23 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   Impl& im = *t->impl_;
   im.pre = std::move(pre);
-  im.token_ids.reserve(v.tokens.size());
-  im.pieces.resize(v.tokens.size());
-  im.eog.assign(v.tokens.size(), false);
+  im.vocab = std::move(v);
+  const Vocab& vs = im.vocab;
+  im.token_ids = TokenTable(vs.tokens);
+  im.piece_end.reserve(vs.tokens.size());
+  im.eog.assign(vs.tokens.size(), false);
   for (int32_t id = 0; id < n; ++id) {
-    const std::string& text = v.tokens[id];
-    const TokenType ty = v.types[id];
+    const std::string& text = vs.tokens[id];
+    const TokenType ty = vs.types[id];
     const int32_t raw_type = static_cast<int32_t>(ty);
     if (raw_type < 0 || raw_type > 6) {
       return make_error("tokenizer.ggml.token_type[{}]: unknown type {}", id, raw_type);
     }
-    im.token_ids.emplace(text, id);  // duplicates: the lowest id wins
     switch (ty) {
       case TokenType::Control:
       case TokenType::UserDefined:
       case TokenType::Unknown:
-        im.pieces[id] = text;
+        im.piece_bytes += text;
         break;
       case TokenType::Unused:
         break;  // decodes to nothing
@@ -127,19 +136,21 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
               "got {} bytes of other text",
               id, text.size());
         }
-        im.pieces[id] = std::string(1, static_cast<char>(*b));
+        im.piece_bytes += static_cast<char>(*b);
         break;
       }
       default:
-        im.pieces[id] = byte_level_decode(text);
+        im.piece_bytes += byte_level_decode(text);
     }
+    im.piece_end.push_back(im.piece_bytes.size());
     if ((ty == TokenType::Control || ty == TokenType::UserDefined) && !text.empty()) {
       im.specials_by_byte[static_cast<uint8_t>(text[0])].push_back(
           {text, id, ty == TokenType::Control});
     }
     if (ty == TokenType::Control && is_eog_text(text)) im.eog[id] = true;
   }
-  for (int32_t id : {v.eos, v.eot, v.eom}) {
+  im.piece_bytes.shrink_to_fit();
+  for (int32_t id : {vs.eos, vs.eot, vs.eom}) {
     if (id >= 0) im.eog[id] = true;
   }
   for (auto& bucket : im.specials_by_byte) {
@@ -154,9 +165,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
   std::vector<int32_t> byte_ids(256, -1);
   int missing = 0, first_missing = -1;
   for (int b = 0; b < 256; ++b) {
-    const auto it = im.token_ids.find(byte_to_unicode(static_cast<uint8_t>(b)));
-    if (it != im.token_ids.end()) {
-      byte_ids[b] = it->second;
+    if (const auto id = im.token_ids.find(byte_to_unicode(static_cast<uint8_t>(b)))) {
+      byte_ids[b] = *id;
     } else if (missing++ == 0) {
       first_missing = b;
     }
@@ -166,8 +176,13 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_vocab(Vocab v) {
                       missing, first_missing);
   }
   im.bpe.set_byte_tokens(byte_ids);
-  im.bpe.build(im.token_ids, v.merges);
-  im.vocab = std::move(v);
+  im.bpe.build(im.token_ids, vs.merges);
+  // The token table holds the texts and the BPE table the merges by id now;
+  // the vocabulary's own copies are not kept.
+  im.vocab.tokens.clear();
+  im.vocab.tokens.shrink_to_fit();
+  im.vocab.merges.clear();
+  im.vocab.merges.shrink_to_fit();
   return t;
 }
 
@@ -185,9 +200,8 @@ void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<int32_t>& 
     if (pre->spec().ignore_merges) {
       mapped.clear();
       append_byte_level(w, mapped);
-      const auto it = token_ids.find(mapped);
-      if (it != token_ids.end()) {
-        out.push_back(it->second);
+      if (const auto id = token_ids.find(mapped)) {
+        out.push_back(*id);
         continue;
       }
     }
@@ -223,7 +237,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special
 std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   if (!valid(id)) return {};
   if (!special && impl_->vocab.types[id] == TokenType::Control) return {};
-  return impl_->pieces[id];
+  return std::string(impl_->piece(id));
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const {
@@ -233,16 +247,18 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool special) const 
 }
 
 int32_t Tokenizer::n_vocab() const {
-  return static_cast<int32_t>(impl_->pieces.size());
+  return static_cast<int32_t>(impl_->piece_end.size());
 }
 const Vocab& Tokenizer::vocab() const {
   return impl_->vocab;
 }
 
+std::string_view Tokenizer::token_text(int32_t id) const {
+  return valid(id) ? impl_->token_ids.text(id) : std::string_view();
+}
+
 std::optional<int32_t> Tokenizer::find_token(std::string_view piece_text) const {
-  const auto it = impl_->token_ids.find(std::string(piece_text));
-  if (it == impl_->token_ids.end()) return std::nullopt;
-  return it->second;
+  return impl_->token_ids.find(piece_text);
 }
 
 bool Tokenizer::is_eog(int32_t id) const {

@@ -24,9 +24,11 @@ enum class TokenType : int32_t {
 struct Vocab {
   std::string model = "gpt2";         // tokenizer.ggml.model
   std::string pre = "default";        // tokenizer.ggml.pre
-  std::vector<std::string> tokens;    // byte-level encoded pieces
+  std::vector<std::string> tokens;    // byte-level encoded pieces; a Tokenizer's
+                                      // vocab() has none (see token_text())
   std::vector<TokenType> types;       // same length as tokens (Normal if absent)
-  std::vector<std::string> merges;    // "a b" pairs, rank = index
+  std::vector<std::string> merges;    // "a b" pairs, rank = index; a Tokenizer's
+                                      // vocab() has none (its BPE table holds them)
   int32_t bos = -1, eos = -1, eot = -1, eom = -1, pad = -1, unk = -1;
   bool add_bos = false;
   bool add_eos = false;
@@ -52,6 +54,9 @@ class Tokenizer {
   bool valid(int32_t id) const { return id >= 0 && id < n_vocab(); }
   const Vocab& vocab() const;
   std::optional<int32_t> find_token(std::string_view piece_text) const;  // exact vocab entry
+  // The vocabulary entry of `id` (byte-level text, as in the file); empty for
+  // an id out of range.
+  std::string_view token_text(int32_t id) const;
   // End-of-generation: eos, eot, eom, and control tokens known to end a turn
   // (e.g. <|im_end|>, <|eot_id|>, <｜end▁of▁sentence｜>).
   bool is_eog(int32_t id) const;
