@@ -101,6 +101,7 @@ Action add_perplexity_command(CLI::App& app) {
     eo.model_path = f->model;
     eo.n_threads = f->threads;
     eo.n_ctx = f->ctx;
+    const ProcessMemory before_load = process_memory();
     auto engine = runtime::Engine::load(eo);
     if (!engine.ok()) return fail(engine.error().message);
     const runtime::Engine& e = **engine;
@@ -141,7 +142,7 @@ Action add_perplexity_command(CLI::App& app) {
     };
     auto res = runtime::perplexity(e, tokens, po, on_chunk, sink);
     if (!res.ok()) return fail(res.error().message);
-    print_memory(e);
+    print_memory(e, before_load);
     if (f->json) {
       nlohmann::json j = {{"ppl", res->ppl()},         {"ppl_stderr", res->ppl_stderr()},
                           {"n_tokens", res->n_tokens}, {"n_chunks", res->n_chunks},

@@ -89,6 +89,7 @@ void print_stats(const runtime::GenerationStats& s, runtime::FinishReason finish
 
 // Generates one reply to `prompt`, printing as it goes; returns the raw text.
 Result<std::string> reply(runtime::Session& session, const runtime::Engine& engine,
+                          const ProcessMemory& before_load,
                           const RunFlags& f, std::vector<int32_t> prompt, bool color) {
   runtime::GenerateRequest req;
   req.prompt = std::move(prompt);
@@ -112,7 +113,7 @@ Result<std::string> reply(runtime::Session& session, const runtime::Engine& engi
   if (!r.ok()) return r.error();
   if (f.verbose) {
     print_stats(r->stats, r->finish);
-    print_memory(engine);
+    print_memory(engine, before_load);
   }
   return r->text;
 }
@@ -132,6 +133,7 @@ int run(RunFlags f) {
   opt.n_threads = f.threads;
   opt.n_ctx = f.ctx;
   opt.chat_template = f.chat_template;
+  const ProcessMemory before_load = process_memory();
   auto engine_r = runtime::Engine::load(opt);
   if (!engine_r.ok()) return fail(engine_r.error().message);
   const runtime::Engine& engine = **engine_r;
@@ -160,7 +162,7 @@ int run(RunFlags f) {
       }
       prompt = std::move(*p);
     }
-    auto text = reply(session, engine, f, std::move(prompt), color);
+    auto text = reply(session, engine, before_load, f, std::move(prompt), color);
     if (!text.ok()) {
       if (!f.raw) messages.pop_back();
       return text.error();
