@@ -4,7 +4,7 @@
     frugal eval --task arith -n 50 --seed 0 --dump-problems problems.jsonl
     python3 tools/eval_llama_cpp.py problems.jsonl MODEL.gguf -o replies.jsonl \
         [--temp 0.6] [--top-p 0.95] [--max-tokens 1024] [-t 2] [-c 4096] [--seed 0] \
-        [--frugal build/frugal] [--compare frugal_summary.json]
+        [--frugal build/frugal] [--compare frugal_summary.json] [--resume]
     frugal eval --grade replies.jsonl --problems problems.jsonl
 
 Each problem's exact prompt goes through Llama.create_chat_completion as one user
@@ -81,6 +81,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--frugal", help="frugal binary: grade the replies with it afterwards")
     ap.add_argument("--compare", help="frugal's --json summary on the same problems: print a z-test")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the replies already in --output and run only the problems it lacks "
+                         "(each problem keeps its own seed, so a resumed run equals an unbroken one)")
     args = ap.parse_args()
 
     ensure_llama_python()
@@ -106,10 +109,28 @@ def main():
           f"max tokens {args.max_tokens}, {args.threads} threads, prompt opens <think>: "
           f"{starts_in_reasoning}", file=sys.stderr)
 
+    done = set()
+    if args.resume and os.path.exists(args.output):
+        # A line cut short by a kill is dropped and its problem run again.
+        kept = []
+        with open(args.output, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                kept.append(line if line.endswith("\n") else line + "\n")
+                done.add(rec["id"])
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+        print(f"resuming: {len(done)} replies kept", file=sys.stderr)
+
     ctx = llm._ctx.ctx
     t0 = time.time()
-    with open(args.output, "w", encoding="utf-8") as out:
+    with open(args.output, "a" if args.resume else "w", encoding="utf-8") as out:
         for i, p in enumerate(problems):
+            if p["id"] in done:
+                continue
             llama_cpp.llama_perf_context_reset(ctx)
             r = llm.create_chat_completion(
                 messages=[{"role": "user", "content": p["prompt"]}],
