@@ -35,7 +35,12 @@ std::string_view finish_reason_name(FinishReason r) {
 Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opt) {
   const auto t0 = Clock::now();
   std::unique_ptr<Engine> e(new Engine());
-  FRUGAL_ASSIGN_OR_RETURN(e->file_, gguf::File::open(opt.model_path));
+  if (opt.model_image) {
+    e->image_ = opt.model_image;
+    FRUGAL_ASSIGN_OR_RETURN(e->file_, gguf::File::from_memory(*e->image_));
+  } else {
+    FRUGAL_ASSIGN_OR_RETURN(e->file_, gguf::File::open(opt.model_path));
+  }
   FRUGAL_ASSIGN_OR_RETURN(e->tokenizer_, tokenizer::Tokenizer::from_gguf(*e->file_));
   FRUGAL_ASSIGN_OR_RETURN(e->model_, model::load_model(*e->file_));
 

@@ -27,6 +27,10 @@ namespace frugal::runtime {
 
 struct EngineOptions {
   std::string model_path;
+  // A GGUF image in memory, used instead of model_path when set: training
+  // hands the weights it is updating to the engine for rollouts without a
+  // file. The engine keeps the image alive.
+  std::shared_ptr<const std::vector<uint8_t>> model_image;
   int n_threads = 0;          // 0: one per hardware thread
   int64_t n_ctx = 0;          // 0: min(model's training context, 8192)
   std::string chat_template;  // "": from the model's metadata; else a kind name
@@ -104,6 +108,7 @@ class Engine {
 
  private:
   Engine() = default;
+  std::shared_ptr<const std::vector<uint8_t>> image_;  // declared before file_: outlives it
   std::unique_ptr<gguf::File> file_;
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
