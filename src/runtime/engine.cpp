@@ -176,6 +176,7 @@ Result<GenerationResult> Session::generate(const GenerateRequest& req,
     }
     if (tok.is_eog(id)) {
       res.finish = FinishReason::Stop;
+      res.end_token = id;
       break;
     }
     sampler.accept(id);

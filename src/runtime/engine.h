@@ -64,6 +64,7 @@ struct GenerationStats {
 
 struct GenerationResult {
   std::vector<int32_t> tokens;  // generated ids (end-of-generation token excluded)
+  int32_t end_token = -1;       // the end-of-generation id that ended it; -1 if none did
   std::string text;             // their text, cut at a stop string
   FinishReason finish = FinishReason::Stop;
   GenerationStats stats;

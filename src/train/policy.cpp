@@ -124,9 +124,10 @@ torch::Tensor Policy::forward(const torch::Tensor& tokens) {
   return torch::linear(x, has("output.weight") ? w("output.weight") : w("token_embd.weight"));
 }
 
-torch::Tensor Policy::next_token_logprobs(const torch::Tensor& tokens) {
+torch::Tensor Policy::next_token_logprobs(const torch::Tensor& tokens, double temperature) {
   const int64_t n_t = tokens.size(1);
-  const torch::Tensor logits = forward(tokens).narrow(1, 0, n_t - 1);  // [B, T-1, V]
+  torch::Tensor logits = forward(tokens).narrow(1, 0, n_t - 1);  // [B, T-1, V]
+  if (temperature != 1.0) logits = logits / temperature;
   const torch::Tensor next = tokens.narrow(1, 1, n_t - 1).unsqueeze(-1);
   return torch::log_softmax(logits, -1).gather(-1, next).squeeze(-1);  // [B, T-1]
 }

@@ -35,8 +35,9 @@ class Policy : public torch::nn::Module {
   // positions 0..T-1 of each row; right padding never affects earlier tokens.
   torch::Tensor forward(const torch::Tensor& tokens);
 
-  // Log-prob of each next token: [B, T-1], entry t = log p(tokens[t+1] | tokens[..t]).
-  torch::Tensor next_token_logprobs(const torch::Tensor& tokens);
+  // Log-prob of each next token: [B, T-1], entry t = log p(tokens[t+1] | tokens[..t]),
+  // under softmax(logits / temperature) (the distribution rollouts sample).
+  torch::Tensor next_token_logprobs(const torch::Tensor& tokens, double temperature = 1.0);
 
   // The trainable tensors by GGUF name (e.g. "blk.0.attn_q.weight"), each
   // in row-major [out, in] / [n] shape.
