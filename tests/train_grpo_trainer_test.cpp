@@ -128,6 +128,27 @@ TEST(GrpoTrainer, ResumedRunEqualsTheUnbrokenRun) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(GrpoTrainer, LaterUpdatesOfABatchAreClippedAgainstTheSamplingWeights) {
+  TrainerOptions o;
+  o.group_size = 8;
+  o.max_completion_tokens = 12;
+  o.learning_rate = 3e-2;  // large steps, so the ratio leaves [0.8, 1.2]
+  o.updates_per_batch = 1;
+  auto once = GrpoTrainer::create(kModel, o);
+  ASSERT_TRUE(once.ok());
+  auto st1 = (*once)->step(kPrompts, even_share);
+  ASSERT_TRUE(st1.ok()) << st1.error().message;
+  EXPECT_EQ(st1->clip_fraction, 0.0);  // on-policy: ratio 1
+  o.updates_per_batch = 4;
+  auto four = GrpoTrainer::create(kModel, o);
+  ASSERT_TRUE(four.ok());
+  auto st4 = (*four)->step(kPrompts, even_share);
+  ASSERT_TRUE(st4.ok()) << st4.error().message;
+  EXPECT_EQ(st4->mean_reward, st1->mean_reward);  // the same rollouts
+  EXPECT_GT(st4->clip_fraction, 0.0);
+  EXPECT_GT(even_mass((*four)->policy()), even_mass((*once)->policy()));
+}
+
 TEST(GrpoTrainer, BadOptionsAndPromptsAreErrors) {
   TrainerOptions o;
   o.group_size = 1;
@@ -137,6 +158,9 @@ TEST(GrpoTrainer, BadOptionsAndPromptsAreErrors) {
   EXPECT_FALSE(GrpoTrainer::create(kModel, o).ok());
   o = {};
   o.learning_rate = std::nan("");
+  EXPECT_FALSE(GrpoTrainer::create(kModel, o).ok());
+  o = {};
+  o.updates_per_batch = 0;
   EXPECT_FALSE(GrpoTrainer::create(kModel, o).ok());
   EXPECT_FALSE(GrpoTrainer::create(kModel + ".missing", TrainerOptions{}).ok());
 

@@ -53,6 +53,8 @@ Status check_options(const TrainerOptions& o) {
     return make_error("train: weight decay must be >= 0, got {}", o.weight_decay);
   if (std::isnan(o.max_grad_norm)) return make_error("train: max grad norm is NaN");
   if (o.n_threads < 1) return make_error("train: threads must be >= 1, got {}", o.n_threads);
+  if (o.updates_per_batch < 1)
+    return make_error("train: updates per batch must be >= 1, got {}", o.updates_per_batch);
   return {};
 }
 
@@ -197,26 +199,32 @@ Result<StepStats> GrpoTrainer::step(std::span<const std::vector<int32_t>> prompt
 
     policy_->train();
     GrpoInputs in;
-    in.logp = policy_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
     in.advantages = adv;
     in.mask = mask;
     if (reference_) {
       torch::NoGradGuard no_grad;
-      in.ref_logp = reference_->next_token_logprobs(tokens, opt_.temperature);
+      in.ref_logp = reference_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
+    }
+    if (opt_.updates_per_batch > 1) {
+      torch::NoGradGuard no_grad;  // the weights that sampled, fixed for all updates
+      in.old_logp = policy_->next_token_logprobs(tokens, opt_.temperature);
     }
     GrpoOptions lo = opt_.loss;
     if (lo.aggregation == LossAggregation::ConstantNorm && lo.max_completion_length == 0)
       lo.max_completion_length = opt_.max_completion_tokens;
-    FRUGAL_ASSIGN_OR_RETURN(GrpoLoss loss, grpo_loss(in, lo));
-
-    optimizer_->zero_grad();
-    loss.loss.backward();
     const double max_norm =
         opt_.max_grad_norm > 0 ? opt_.max_grad_norm : std::numeric_limits<double>::infinity();
-    st.grad_norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
-    optimizer_->step();
-    st.loss = loss.loss.item<double>();
-    st.mean_kl = loss.mean_kl;
+    for (int32_t u = 0; u < opt_.updates_per_batch; ++u) {
+      in.logp = policy_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
+      FRUGAL_ASSIGN_OR_RETURN(GrpoLoss loss, grpo_loss(in, lo));
+      optimizer_->zero_grad();
+      loss.loss.backward();
+      st.grad_norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), max_norm);
+      optimizer_->step();
+      st.loss = loss.loss.item<double>();
+      st.mean_kl = loss.mean_kl;
+      st.clip_fraction = loss.clip_fraction;
+    }
   } catch (const c10::Error& e) {
     return make_error("train: libtorch failed in the update: {}", e.what_without_backtrace());
   }

@@ -4,9 +4,10 @@
 // rewards into group-relative advantages, and take one AdamW step on the
 // clipped GRPO loss (train/grpo.h) computed by the libtorch policy.
 //
-// On-policy (one optimisation pass per batch of rollouts), so the ratio is
-// exp(logp - logp.detach()) = 1 in value and the clip never binds; it still
-// carries the gradient exactly as TRL's num_iterations = 1.
+// `updates_per_batch` AdamW steps per batch of rollouts (TRL's
+// num_iterations, DeepSeekMath's mu): the first is on-policy (ratio 1 in
+// value, the clip never binds), later ones use the log-probs of the weights
+// that sampled as logp_old, so the clip keeps them near those weights.
 //
 // Resumable: save_checkpoint writes the policy, the AdamW state and the step;
 // rollout seeds depend only on (seed, step, prompt, completion), so a run
@@ -39,6 +40,7 @@ struct TrainerOptions {
   double adam_eps = 1e-8;
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;         // global L2 clip; <= 0 disables
+  int32_t updates_per_batch = 1;      // AdamW steps on each batch of rollouts (mu)
   AdvantageScale advantage_scale = AdvantageScale::Group;
   GrpoOptions loss;                   // beta > 0 keeps a frozen reference policy
   uint64_t seed = 0;
@@ -55,7 +57,8 @@ struct StepStats {
   double reward_std = 0;          // over all completions of the step
   double loss = 0;
   double mean_kl = 0;
-  double grad_norm = 0;           // before clipping
+  double clip_fraction = 0;       // of the last update's tokens
+  double grad_norm = 0;           // before clipping, of the last update
   double mean_completion_tokens = 0;
   double rollout_s = 0;           // sampling with the engine
   double update_s = 0;            // forward, backward, AdamW
