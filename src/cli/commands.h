@@ -18,6 +18,7 @@ Action add_bench_command(CLI::App& app);    // cmd_bench.cpp
 Action add_mkmodel_command(CLI::App& app);  // cmd_mkmodel.cpp (hidden)
 Action add_eval_command(CLI::App& app);     // cmd_eval.cpp
 Action add_perplexity_command(CLI::App& app);  // cmd_perplexity.cpp
+Action add_train_command(CLI::App& app);       // cmd_train.cpp (runs frugal-train)
 
 // Prints "frugal: <message>" to stderr; returns the exit code for failures.
 int fail(const std::string& message);
