@@ -15,6 +15,9 @@ PKGS=(
   openssl  # the TLS test makes a self-signed certificate
   strace   # the no-outbound-connection test watches connect calls
   libtorch-dev  # autograd for the trainer (src/train); never linked into frugal
+  # libtorch's matrix products go through libblas.so.3; without this it gets
+  # Debian's reference BLAS, 6x slower (OpenMP build: libtorch uses libgomp).
+  libopenblas0-openmp
 )
 
 missing=()
