@@ -32,6 +32,11 @@ from gguf import GGMLQuantizationType as T
 from gguf.constants import GGML_QUANT_SIZES
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "quant")
+KMIX_NOTE = (
+    "\nAlso here, from `tools/gen_quantize_golden.py` (llama-cpp-python's llama_model_quantize): "
+    "`kmix.f32.gguf` (a small llama-architecture model whose rows are whole Q4_K blocks) and "
+    "`quantize_golden.json` (llama.cpp's tensor types and bytes, as FNV-1a 64, for it and the tiny "
+    "models of tests/data/models), read by `tests/cli_quantize_test.cpp`.\n")
 N_BLOCKS = 8
 
 # Byte offsets of the f16 scale fields inside one block, per type.
@@ -159,6 +164,7 @@ def main():
                     f"libggml-cpu.so (x86 AVX2 build) {ggml_note}.\n")
         f.write("Read by `tests/tensor_quant_test.cpp`; see the script's docstring for the layout.\n\n")
         f.write("Files: " + ", ".join(written) + "\n")
+        f.write(KMIX_NOTE)  # files of tools/gen_quantize_golden.py, which share this folder
     print("wrote", len(written), "files to", OUT)
 
 

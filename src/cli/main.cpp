@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       "  frugal serve model.gguf --port 8080         OpenAI-compatible HTTP API\n"
       "  frugal eval model.gguf --task arith -n 50   accuracy on rule-checked problems\n"
       "  frugal perplexity model.gguf text.txt       perplexity (llama.cpp's method)\n"
+      "  frugal quantize in.gguf out.gguf q8_0       convert the weights (like llama-quantize)\n"
       "  frugal train grpo model.gguf --task countdown   GRPO with rule-checked rewards\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
 
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   reg(add_mkmodel_command);
   reg(add_eval_command);
   reg(add_perplexity_command);
+  reg(add_quantize_command);
   reg(add_train_command);
 
   try {
