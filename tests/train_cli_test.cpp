@@ -24,7 +24,8 @@ struct Outcome {
 };
 
 Outcome run(const std::string& binary, const std::string& args) {
-  const fs::path err_file = fs::temp_directory_path() / ("frugal_train_err_" + std::to_string(getpid()));
+  const fs::path err_file =
+      fs::temp_directory_path() / ("frugal_train_err_" + std::to_string(getpid()));
   const std::string cmd =
       "timeout 300 " + binary + " " + args + " </dev/null 2>'" + err_file.string() + "'";
   Outcome r;
@@ -59,10 +60,11 @@ TEST(TrainCli, GrpoRunWritesMetricsCheckpointAndModelThenResumes) {
   const std::string common = "grpo " + kTiny +
                              " --task arith --digits 1 --prompts 2 -G 2 -n 6 -t 1 "
                              "--chat-template chatml --no-think-format --lr 1e-3 --seed 3"
-                             " --metrics '" + (dir / "m.csv").string() + "' --checkpoint '" +
-                             (dir / "ck").string() + "'";
+                             " --metrics '" +
+                             (dir / "m.csv").string() + "' --checkpoint '" + (dir / "ck").string() +
+                             "'";
   Outcome r = run(FRUGAL_TRAIN_CLI, common + " --steps 2 --out '" + (dir / "out.gguf").string() +
-                                    "' --out-type q8_0");
+                                        "' --out-type q8_0");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("step 2/2"), std::string::npos) << r.err;
   auto csv = lines(dir / "m.csv");
@@ -79,7 +81,7 @@ TEST(TrainCli, GrpoRunWritesMetricsCheckpointAndModelThenResumes) {
 
   // The trained file runs in frugal.
   Outcome info = run(FRUGAL_CLI, "run '" + (dir / "out.gguf").string() +
-                                 "' --raw hello -n 4 --temp 0 --chat-template chatml");
+                                     "' --raw hello -n 4 --temp 0 --chat-template chatml");
   EXPECT_EQ(info.code, 0) << info.err;
 
   r = run(FRUGAL_TRAIN_CLI, common + " --steps 3 --resume");
@@ -88,6 +90,40 @@ TEST(TrainCli, GrpoRunWritesMetricsCheckpointAndModelThenResumes) {
   csv = lines(dir / "m.csv");
   ASSERT_EQ(csv.size(), 4u);
   EXPECT_EQ(csv[3].rfind("3,", 0), 0u);
+  fs::remove_all(dir);
+}
+
+// The tiny R1 pipeline with a few steps per stage: every model of stages 1
+// and 2 is written and runs in frugal, the CSVs have their rows. A teacher
+// trained this briefly answers nothing right, so stage 3 must say that
+// rather than fine-tune the student on no data.
+TEST(TrainCli, PipelineWritesEveryStageAndRefusesToDistillNothing) {
+  const fs::path dir = fs::temp_directory_path() / ("frugal_pipeline_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  Outcome r = run(FRUGAL_TRAIN_CLI, "pipeline --out-dir '" + dir.string() +
+                                        "' -t 1 --pretrain-steps 3 --batch 4 --grpo-steps 2 "
+                                        "--grpo-prompts 2 -G 2 --eval-every 1 --heldout 3 "
+                                        "--distill-problems 2 --distill-steps 2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("frugal-train: distill: the teacher answered no problem correctly"),
+            std::string::npos)
+      << r.err;
+  for (const char* m : {"teacher-init.gguf", "student-init.gguf", "teacher-base.gguf",
+                        "student-base.gguf", "teacher.gguf"}) {
+    Outcome o = run(FRUGAL_CLI, "run '" + (dir / m).string() + "' 1+2 -n 4 --temp 0");
+    EXPECT_EQ(o.code, 0) << m << ": " << o.err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "student.gguf"));
+  const auto pre = lines(dir / "pretrain.csv");
+  ASSERT_EQ(pre.size(), 7u);
+  EXPECT_EQ(pre[0], "model,step,loss,lr,seconds");
+  EXPECT_EQ(pre[6].rfind("student,3,", 0), 0u);
+  const auto grpo = lines(dir / "grpo.csv");
+  ASSERT_EQ(grpo.size(), 4u);  // header, step 0 (held-out only), steps 1 and 2
+  EXPECT_EQ(grpo[1].rfind("0,,", 0), 0u);
+  EXPECT_EQ(grpo[3].rfind("2,", 0), 0u);
+  EXPECT_EQ(std::count(grpo[3].begin(), grpo[3].end(), ','), 12);
+  EXPECT_EQ(grpo[3].find(",,"), std::string::npos) << grpo[3];  // held-out measured
   fs::remove_all(dir);
 }
 

@@ -23,6 +23,7 @@
 #include "eval/tasks.h"
 #include "train/grpo_trainer.h"
 #include "train/rewards.h"
+#include "train_cli/pipeline.h"
 
 namespace {
 
@@ -67,7 +68,9 @@ Result<gguf::GgmlType> out_type(const std::string& name) {
   if (name == "f32") return gguf::GgmlType::F32;
   if (name == "f16") return gguf::GgmlType::F16;
   if (name == "q8_0") return gguf::GgmlType::Q8_0;
-  return make_error("--out-type must be f32, f16 or q8_0, got '{}'", name);
+  if (name == "q4_0") return gguf::GgmlType::Q4_0;
+  if (name == "q4_k") return gguf::GgmlType::Q4_K;
+  return make_error("--out-type must be f32, f16, q8_0, q4_0 or q4_k, got '{}'", name);
 }
 
 int run_grpo(const GrpoFlags& f) {
@@ -144,11 +147,12 @@ int run_grpo(const GrpoFlags& f) {
     const double tokens = st->mean_completion_tokens * n;
     const double tps = st->rollout_s > 0 ? tokens / st->rollout_s : 0;
     if (csv.is_open()) {
-      csv << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
-                         "{:.6g},{:.6g}\n",
-                         st->step, st->mean_reward, st->reward_std, correct / n, format_ok / n,
-                         st->loss, st->mean_kl, st->clip_fraction, st->grad_norm,
-                         st->mean_completion_tokens, tps, st->rollout_s, st->update_s);
+      csv << fmt::format(
+          "{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},"
+          "{:.6g},{:.6g}\n",
+          st->step, st->mean_reward, st->reward_std, correct / n, format_ok / n, st->loss,
+          st->mean_kl, st->clip_fraction, st->grad_norm, st->mean_completion_tokens, tps,
+          st->rollout_s, st->update_s);
       csv.flush();
     }
     if (!f.checkpoint.empty()) {
@@ -162,8 +166,8 @@ int run_grpo(const GrpoFlags& f) {
                  "step %lld/%d  reward %.3f  accuracy %5.1f %%  length %.0f  kl %.4f  "
                  "%.1f tok/s  %.1f s/step  ETA %d:%02d\n",
                  static_cast<long long>(st->step), f.steps, st->mean_reward, 100 * correct / n,
-                 st->mean_completion_tokens, st->mean_kl, tps, per_step,
-                 static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+                 st->mean_completion_tokens, st->mean_kl, tps, per_step, static_cast<int>(eta) / 60,
+                 static_cast<int>(eta) % 60);
   }
   if (!f.out.empty()) {
     auto image = tr.export_image(*otype);
@@ -188,7 +192,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   GrpoFlags f;
   f.t.n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  CLI::App* grpo = app.add_subcommand("grpo", "Reinforcement learning with group-relative advantages");
+  CLI::App* grpo =
+      app.add_subcommand("grpo", "Reinforcement learning with group-relative advantages");
   grpo->add_option("MODEL", f.model, "Policy to start from (.gguf, qwen2 or llama)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -214,16 +219,68 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   grpo->add_option("--seed", f.t.seed, "Seed of problems and rollouts")->capture_default_str();
   grpo->add_option("-t,--threads", f.t.n_threads, "Rollout threads")->capture_default_str();
-  grpo->add_option("--chat-template", f.chat_template, "deepseek-r1, chatml or llama3 (default: the model's)");
+  grpo->add_option("--chat-template", f.chat_template,
+                   "deepseek-r1, chatml or llama3 (default: the model's)");
   grpo->add_flag("--no-think-format", f.no_think,
                  "Do not require reasoning closed by </think> for a reward");
   grpo->add_option("--checkpoint", f.checkpoint, "Directory for a checkpoint after every step");
   grpo->add_flag("--resume", f.resume, "Continue from the checkpoint in --checkpoint");
   grpo->add_option("--metrics", f.metrics, "CSV file, one row per step");
   grpo->add_option("--out", f.out, "Write the trained model here (.gguf)");
-  grpo->add_option("--out-type", f.out_type, "f32, f16 or q8_0 for the matrices")
+  grpo->add_option("--out-type", f.out_type,
+                   "f32, f16, q8_0, q4_0 or q4_k for the matrices (rows that do not divide "
+                   "into the type's blocks stay f32)")
       ->capture_default_str();
+  train_cli::PipelineFlags pf;
+  pf.threads = f.t.n_threads;
+  CLI::App* pipe = app.add_subcommand(
+      "pipeline", "The R1 recipe on a tiny model: pretrain, GRPO, distill (minutes on 2 cores)");
+  pipe->add_option("--out-dir", pf.out_dir, "Directory for the models, CSVs and summary.json")
+      ->required();
+  pipe->add_option("--seed", pf.seed, "Seed of weights, data and sampling")->capture_default_str();
+  pipe->add_option("-t,--threads", pf.threads, "Training threads")->capture_default_str();
+  pipe->add_option("--pretrain-steps", pf.pretrain_steps, "Pretraining steps per model")
+      ->capture_default_str();
+  pipe->add_option("--batch", pf.pretrain_batch, "Sequences per pretraining / distillation step")
+      ->capture_default_str();
+  pipe->add_option("--reasoned-share", pf.reasoned_share,
+                   "Share of pretraining replies that reason digit by digit")
+      ->capture_default_str();
+  pipe->add_option("--careless-share", pf.careless_share,
+                   "Share of the direct pretraining replies that forget carries")
+      ->capture_default_str();
+  pipe->add_option("--grpo-steps", pf.grpo_steps, "GRPO steps on the teacher")
+      ->capture_default_str();
+  pipe->add_option("--grpo-prompts", pf.grpo_prompts, "Problems per GRPO step")
+      ->capture_default_str();
+  pipe->add_option("-G,--group", pf.grpo_group, "Completions per problem")->capture_default_str();
+  pipe->add_option("--grpo-lr", pf.grpo_lr, "GRPO learning rate")->capture_default_str();
+  pipe->add_option("--beta", pf.grpo_beta, "KL coefficient to the pretrained teacher")
+      ->capture_default_str();
+  pipe->add_option("--digits", pf.grpo_digits, "Operand digits of GRPO and held-out problems")
+      ->capture_default_str();
+  pipe->add_option("--eval-every", pf.eval_every, "GRPO steps between held-out evaluations")
+      ->capture_default_str();
+  pipe->add_option("--heldout", pf.heldout, "Held-out problems")->capture_default_str();
+  pipe->add_option("--distill-problems", pf.distill_problems, "Problems the teacher answers")
+      ->capture_default_str();
+  pipe->add_option("--distill-samples", pf.distill_samples, "Teacher replies per problem")
+      ->capture_default_str();
+  pipe->add_option("--distill-steps", pf.distill_steps, "Student fine-tuning steps")
+      ->capture_default_str();
+  std::string eval_model;
+  CLI::App* aeval = app.add_subcommand(
+      "addition-eval", "Held-out accuracy of a model on the pipeline's additions (JSON)");
+  aeval->add_option("MODEL", eval_model, "Model file (.gguf)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  aeval->add_option("--seed", pf.seed, "The pipeline run's seed")->capture_default_str();
+  aeval->add_option("--digits", pf.grpo_digits, "Operand digits")->capture_default_str();
+  aeval->add_option("--heldout", pf.heldout, "Held-out problems")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (grpo->parsed()) return run_grpo(f);
+  if (aeval->parsed())
+    return train_cli::run_addition_eval(eval_model, pf.seed, pf.grpo_digits, pf.heldout, 1);
+  if (pipe->parsed()) return train_cli::run_pipeline(pf);
   return 1;
 }
