@@ -2,6 +2,7 @@
 // the scored tokens only (prompt tokens and padding never count), it falls
 // when the model learns a fixed batch, and the learning rate follows its
 // warm-up and cosine schedule.
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -72,6 +73,33 @@ TEST(Sft, LearnsAFixedBatch) {
   EXPECT_GT(*first, 4.0);  // ~ln 264 at random weights
   EXPECT_LT(*last, 0.1);
   EXPECT_EQ((*t)->steps_done(), 100);
+}
+
+// bfloat16 products (autocast) give nearly the float32 loss, still learn,
+// and leave autocast off when done.
+TEST(Sft, Bf16ProductsStayCloseAndLearn) {
+  SftOptions o;
+  o.learning_rate = 1e-2;
+  o.warmup_steps = 5;
+  o.total_steps = 100;
+  auto f32 = SftTrainer::create(tiny_file(), o);
+  o.bf16 = true;
+  auto bf16 = SftTrainer::create(tiny_file(), o);
+  ASSERT_TRUE(f32.ok() && bf16.ok());
+  const std::vector<SftExample> batch = {
+      {{256, 258, '1', '+', '2', 259, 260, '3', 257}, 7},
+      {{256, 258, '4', '+', '4', 259, 260, '8', 257}, 7},
+  };
+  auto a = (*f32)->loss(batch), b = (*bf16)->loss(batch);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(*a, *b);  // the products did run in another precision
+  EXPECT_NEAR(*b, *a, 0.02 * *a);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((*bf16)->step(batch).ok());
+  auto last = (*bf16)->loss(batch);
+  ASSERT_TRUE(last.ok());
+  EXPECT_LT(*last, 0.1);
+  EXPECT_EQ((*bf16)->policy().weights().begin()->second.scalar_type(), torch::kFloat32);
 }
 
 TEST(Sft, LearningRateWarmsUpThenDecays) {

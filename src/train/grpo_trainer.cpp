@@ -39,8 +39,7 @@ uint64_t rollout_seed(uint64_t seed, int64_t step, size_t i, int32_t g) {
 Status check_options(const TrainerOptions& o) {
   if (o.group_size < 2) return make_error("train: group size must be >= 2, got {}", o.group_size);
   if (o.max_completion_tokens < 1)
-    return make_error("train: max completion tokens must be >= 1, got {}",
-                      o.max_completion_tokens);
+    return make_error("train: max completion tokens must be >= 1, got {}", o.max_completion_tokens);
   if (!(o.temperature > 0) || !std::isfinite(o.temperature))
     return make_error("train: temperature must be > 0, got {}", o.temperature);
   if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
@@ -182,7 +181,7 @@ Result<StepStats> GrpoTrainer::step(std::span<const std::vector<int32_t>> prompt
     }
     st.mean_completion_tokens = n_completion / static_cast<double>(B);
     T = std::max<int64_t>(T, 2);
-    torch::Tensor tokens = torch::zeros({B, T}, torch::kInt64);  // [B, T]
+    torch::Tensor tokens = torch::zeros({B, T}, torch::kInt64);      // [B, T]
     torch::Tensor mask = torch::zeros({B, T - 1}, torch::kFloat32);  // [B, T-1]
     auto tok = tokens.accessor<int64_t, 2>();
     auto msk = mask.accessor<float, 2>();
@@ -201,12 +200,16 @@ Result<StepStats> GrpoTrainer::step(std::span<const std::vector<int32_t>> prompt
     GrpoInputs in;
     in.advantages = adv;
     in.mask = mask;
+    // Each forward in its own autocast scope: leaving it drops autocast's
+    // bfloat16 copies of the weights, which AdamW changes between updates.
     if (reference_) {
       torch::NoGradGuard no_grad;
+      Bf16Autocast autocast(opt_.bf16);
       in.ref_logp = reference_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
     }
     if (opt_.updates_per_batch > 1) {
       torch::NoGradGuard no_grad;  // the weights that sampled, fixed for all updates
+      Bf16Autocast autocast(opt_.bf16);
       in.old_logp = policy_->next_token_logprobs(tokens, opt_.temperature);
     }
     GrpoOptions lo = opt_.loss;
@@ -215,7 +218,10 @@ Result<StepStats> GrpoTrainer::step(std::span<const std::vector<int32_t>> prompt
     const double max_norm =
         opt_.max_grad_norm > 0 ? opt_.max_grad_norm : std::numeric_limits<double>::infinity();
     for (int32_t u = 0; u < opt_.updates_per_batch; ++u) {
-      in.logp = policy_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
+      {
+        Bf16Autocast autocast(opt_.bf16);
+        in.logp = policy_->next_token_logprobs(tokens, opt_.temperature);  // [B, T-1]
+      }
       FRUGAL_ASSIGN_OR_RETURN(GrpoLoss loss, grpo_loss(in, lo));
       optimizer_->zero_grad();
       loss.loss.backward();

@@ -31,20 +31,21 @@
 namespace frugal::train {
 
 struct TrainerOptions {
-  int32_t group_size = 8;             // completions per prompt (G)
+  int32_t group_size = 8;  // completions per prompt (G)
   int32_t max_completion_tokens = 256;
-  float temperature = 1.0f;           // rollout sampling; the loss uses the same softmax
+  float temperature = 1.0f;  // rollout sampling; the loss uses the same softmax
   double learning_rate = 1e-6;
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.99;
   double adam_eps = 1e-8;
   double weight_decay = 0.0;
-  double max_grad_norm = 1.0;         // global L2 clip; <= 0 disables
-  int32_t updates_per_batch = 1;      // AdamW steps on each batch of rollouts (mu)
+  double max_grad_norm = 1.0;     // global L2 clip; <= 0 disables
+  int32_t updates_per_batch = 1;  // AdamW steps on each batch of rollouts (mu)
   AdvantageScale advantage_scale = AdvantageScale::Group;
-  GrpoOptions loss;                   // beta > 0 keeps a frozen reference policy
+  GrpoOptions loss;  // beta > 0 keeps a frozen reference policy
   uint64_t seed = 0;
-  int n_threads = 1;                  // rollout engine threads
+  int n_threads = 1;  // rollout engine threads
+  bool bf16 = false;  // the update's matrix products in bfloat16 (Bf16Autocast)
 };
 
 // The reward of completion `result` of prompt `prompt_index` (rule-checked:
@@ -52,16 +53,16 @@ struct TrainerOptions {
 using RewardFn = std::function<double(size_t prompt_index, const runtime::GenerationResult&)>;
 
 struct StepStats {
-  int64_t step = 0;               // 1-based number of this step
+  int64_t step = 0;  // 1-based number of this step
   double mean_reward = 0;
-  double reward_std = 0;          // over all completions of the step
+  double reward_std = 0;  // over all completions of the step
   double loss = 0;
   double mean_kl = 0;
-  double clip_fraction = 0;       // of the last update's tokens
-  double grad_norm = 0;           // before clipping, of the last update
+  double clip_fraction = 0;  // of the last update's tokens
+  double grad_norm = 0;      // before clipping, of the last update
   double mean_completion_tokens = 0;
-  double rollout_s = 0;           // sampling with the engine
-  double update_s = 0;            // forward, backward, AdamW
+  double rollout_s = 0;  // sampling with the engine
+  double update_s = 0;   // forward, backward, AdamW
 };
 
 class GrpoTrainer {

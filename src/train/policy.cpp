@@ -1,5 +1,7 @@
 #include "train/policy.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 #include <vector>
 
@@ -21,6 +23,24 @@ Result<torch::Tensor> dequantized(const gguf::TensorInfo& t) {
 }
 
 }  // namespace
+
+Bf16Autocast::Bf16Autocast(bool on) : on_(on) {
+  if (!on_) return;
+  was_enabled_ = at::autocast::is_cpu_enabled();
+  previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::increment_nesting();
+}
+
+Bf16Autocast::~Bf16Autocast() {
+  if (!on_) return;
+  // The outermost scope drops the bfloat16 copies of the weights autocast
+  // cached, so the next scope sees the weights as updated.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(was_enabled_);
+  at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+}
 
 Result<std::shared_ptr<Policy>> Policy::from_gguf(const gguf::File& file) {
   // The engine's loader checks the architecture, every hyperparameter and
@@ -126,7 +146,8 @@ torch::Tensor Policy::forward(const torch::Tensor& tokens) {
 
 torch::Tensor Policy::next_token_logprobs(const torch::Tensor& tokens, double temperature) {
   const int64_t n_t = tokens.size(1);
-  torch::Tensor logits = forward(tokens).narrow(1, 0, n_t - 1);  // [B, T-1, V]
+  // float32 for the softmax whatever the products ran in (Bf16Autocast).
+  torch::Tensor logits = forward(tokens).narrow(1, 0, n_t - 1).to(torch::kFloat32);  // [B, T-1, V]
   if (temperature != 1.0) logits = logits / temperature;
   const torch::Tensor next = tokens.narrow(1, 1, n_t - 1).unsqueeze(-1);
   return torch::log_softmax(logits, -1).gather(-1, next).squeeze(-1);  // [B, T-1]

@@ -25,6 +25,23 @@
 
 namespace frugal::train {
 
+// Mixed precision for a scope: while it lives, libtorch's CPU autocast runs
+// matrix products (linear, matmul) in bfloat16; weights, gradients and the
+// optimizer state stay float32, and next_token_logprobs takes its softmax in
+// float32. Off (a no-op) when constructed with false. Nestable.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on);
+  ~Bf16Autocast();
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  bool on_;
+  bool was_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
 class Policy : public torch::nn::Module {
  public:
   static Result<std::shared_ptr<Policy>> from_gguf(const gguf::File& file);

@@ -65,6 +65,7 @@ Result<torch::Tensor> SftTrainer::batch_loss(std::span<const SftExample> batch) 
   }
   const double n_scored = mask.sum().item<double>();
   if (n_scored == 0) return make_error("sft: the batch has no token to score");
+  Bf16Autocast autocast(opt_.bf16);
   const torch::Tensor logp = policy_->next_token_logprobs(tokens);  // [B, T-1]
   return -(logp * mask).sum() / n_scored;
 }

@@ -36,6 +36,7 @@ struct SftOptions {
   double max_grad_norm = 1.0;  // <= 0: off
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.95;
+  bool bf16 = false;  // matrix products in bfloat16 (Bf16Autocast); weights stay float32
 };
 
 class SftTrainer {

@@ -223,6 +223,8 @@ int main(int argc, char** argv) {
                    "deepseek-r1, chatml or llama3 (default: the model's)");
   grpo->add_flag("--no-think-format", f.no_think,
                  "Do not require reasoning closed by </think> for a reward");
+  grpo->add_flag("--bf16", f.t.bf16,
+                 "Matrix products of the update in bfloat16 (weights and AdamW stay float32)");
   grpo->add_option("--checkpoint", f.checkpoint, "Directory for a checkpoint after every step");
   grpo->add_flag("--resume", f.resume, "Continue from the checkpoint in --checkpoint");
   grpo->add_option("--metrics", f.metrics, "CSV file, one row per step");
@@ -239,6 +241,7 @@ int main(int argc, char** argv) {
       ->required();
   pipe->add_option("--seed", pf.seed, "Seed of weights, data and sampling")->capture_default_str();
   pipe->add_option("-t,--threads", pf.threads, "Training threads")->capture_default_str();
+  pipe->add_flag("--bf16", pf.bf16, "Matrix products of every training stage in bfloat16");
   pipe->add_option("--pretrain-steps", pf.pretrain_steps, "Pretraining steps per model")
       ->capture_default_str();
   pipe->add_option("--batch", pf.pretrain_batch, "Sequences per pretraining / distillation step")

@@ -147,6 +147,7 @@ Result<double> pretrain(const PipelineFlags& f, const runtime::Engine& tok, cons
                         const std::string& out, const std::string& label, std::ofstream& csv) {
   train::SftOptions o;
   o.learning_rate = f.pretrain_lr;
+  o.bf16 = f.bf16;
   o.total_steps = f.pretrain_steps;
   o.warmup_steps = std::min(50, f.pretrain_steps / 10);
   FRUGAL_ASSIGN_OR_RETURN(auto trainer, train::SftTrainer::create(init, o));
@@ -245,7 +246,7 @@ int run_pipeline(const PipelineFlags& f) {
   torch::manual_seed(f.seed);
   torch::set_num_threads(f.threads);
   const auto t_all = Clock::now();
-  nlohmann::json summary = {{"seed", f.seed}, {"threads", f.threads}};
+  nlohmann::json summary = {{"seed", f.seed}, {"threads", f.threads}, {"bf16", f.bf16}};
 
   // Random initial weights of both models.
   const auto path = [&](const char* name) { return (dir / name).string(); };
@@ -313,6 +314,7 @@ int run_pipeline(const PipelineFlags& f) {
   to.loss.beta = f.grpo_beta;
   to.seed = f.seed;
   to.n_threads = 1;  // a model this small decodes fastest on one thread
+  to.bf16 = f.bf16;
   auto grpo = train::GrpoTrainer::create(path("teacher-base.gguf"), to);
   if (!grpo.ok()) return fail(grpo.error().message);
   summary["teacher_parameters"] = parameters((*grpo)->policy());
@@ -432,6 +434,7 @@ int run_pipeline(const PipelineFlags& f) {
   {
     train::SftOptions o;
     o.learning_rate = f.distill_lr;
+    o.bf16 = f.bf16;
     o.total_steps = f.distill_steps;
     o.warmup_steps = std::min(20, f.distill_steps / 10);
     auto student = train::SftTrainer::create(path("student-base.gguf"), o);

@@ -26,6 +26,7 @@ struct PipelineFlags {
   std::string out_dir;
   uint64_t seed = 0;
   int threads = 2;
+  bool bf16 = false;  // matrix products of every training stage in bfloat16
   // Stage 1.
   int pretrain_steps = 1500;
   int pretrain_batch = 32;
