@@ -10,8 +10,11 @@ set -euo pipefail
 venv="${FRUGAL_PYREF:-$HOME/.cache/frugal/pyref}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
+# torch: transformers' float32 reference forward passes (PyPI's wheel, CUDA
+# libs unused); matplotlib: tools/plot_train.py.
 "$venv/bin/pip" install -q \
   "llama-cpp-python[server]==0.3.36" "gguf==0.19.0" "numpy==2.4.6" "Jinja2==3.1.6" \
   "tokenizers==0.23.3" "transformers==5.23.0" "safetensors==0.8.0" \
-  "torch==2.15.0"  # transformers' float32 reference forward passes (PyPI's wheel, CUDA libs unused)
+  "torch==2.15.0" \
+  "matplotlib==3.11.2"
 "$venv/bin/python" -c "import llama_cpp, transformers, gguf; print('pyref ready:', '$venv')"
