@@ -197,13 +197,15 @@ void expect_one_line_error(const Run& r, const std::string& fragment) {
 }
 
 struct Case {
-  const char* type;
+  const char* type;  // with its flags
   GgmlType ggml;
   uint64_t file_type;
 };
+// Every matrix in the type: q4_0 needs --pure for that (its default puts the
+// output matrix in Q8_0 or Q6_K; OutputMatrixRule below).
 constexpr Case kCases[] = {
     {"q8_0", GgmlType::Q8_0, 7},
-    {"q4_0", GgmlType::Q4_0, 2},
+    {"q4_0 --pure", GgmlType::Q4_0, 2},
     {"q4_k", GgmlType::Q4_K, 14},
     {"f16", GgmlType::F16, 1},
 };
@@ -212,7 +214,9 @@ TEST_F(Quantize, TinyModelsToEachType) {
   for (const char* model : {"tiny-qwen2.f32.gguf", "tiny-llama.f32.gguf", "tiny-qwen2.f16.gguf"}) {
     for (const Case& c : kCases) {
       SCOPED_TRACE(std::string(model) + " -> " + c.type);
-      const std::string out = path(std::string(c.type) + ".gguf");
+      std::string stem = c.type;
+      std::replace(stem.begin(), stem.end(), ' ', '_');
+      const std::string out = path(stem + ".gguf");
       auto r = frugal("quantize " + quote(kModels + model) + " " + quote(out) + " " + c.type);
       ASSERT_EQ(r.code, 0) << r.err;
       // Without -v: only the summary line.
@@ -224,6 +228,38 @@ TEST_F(Quantize, TinyModelsToEachType) {
                        [&](const std::string&) { return c.ggml; });
     }
   }
+}
+
+void write_k_model(const std::string& path, int n_layer, bool tied);  // below
+
+// q4_0 as llama-quantize makes it: the output matrix (token_embd when the
+// embeddings are tied) in Q6_K, or in Q8_0 when its rows are not whole
+// 256-value blocks; every other matrix in Q4_0.
+TEST_F(Quantize, OutputMatrixRule) {
+  const std::string tied = kModels + "tiny-llama.f32.gguf",
+                    untied = kModels + "tiny-qwen2.f32.gguf";
+  for (const std::string& in : {tied, untied}) {
+    SCOPED_TRACE(in);
+    auto r = frugal("quantize " + quote(in) + " " + quote(path("q.gguf")) + " q4_0");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto a = open_gguf(in);
+    ASSERT_TRUE(a);
+    const bool has_output = a->find_tensor("output.weight") != nullptr;
+    EXPECT_EQ(has_output, in == untied);
+    const std::string out_name = has_output ? "output.weight" : "token_embd.weight";
+    ASSERT_NE(a->find_tensor(out_name)->shape[0] % 256, 0u);  // rows of 64
+    expect_quantized(in, path("q.gguf"), 2, [&](const std::string& name) {
+      return name == out_name ? GgmlType::Q8_0 : GgmlType::Q4_0;
+    });
+  }
+  const std::string k = path("k.gguf");
+  write_k_model(k, 8, true);  // rows of 256, tied
+  auto r = frugal("quantize " + quote(k) + " " + quote(path("kq.gguf")) + " q4_0");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto q = open_gguf(path("kq.gguf"));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->find_tensor("token_embd.weight")->type, GgmlType::Q6_K);
+  EXPECT_EQ(q->find_tensor("blk.0.attn_q.weight")->type, GgmlType::Q4_0);
 }
 
 TEST_F(Quantize, Q4KKeepsMatricesWhoseRowsAreNotWholeBlocks) {
@@ -447,7 +483,9 @@ TEST_F(Quantize, SameTensorsAsLlamaCppQuantize) {
     const std::string in = std::string(FRUGAL_TEST_DATA) + "/" + rel;
     for (const auto& [type, want] : types.items()) {
       SCOPED_TRACE(rel + " -> " + type);
-      const std::string out = path(type + ".gguf");
+      std::string stem = type;  // e.g. "q4_0 --pure": the type and its flags
+      std::replace(stem.begin(), stem.end(), ' ', '_');
+      const std::string out = path(stem + ".gguf");
       auto r = frugal("quantize " + quote(in) + " " + quote(out) + " " + type);
       ASSERT_EQ(r.code, 0) << r.err;
       auto got = open_gguf(out);

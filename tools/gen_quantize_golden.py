@@ -11,8 +11,9 @@ matrix) makes of three f32 models, for tests/cli_quantize_test.cpp.
 quantize_golden.json holds, per input and frugal type name, llama.cpp's
 general.file_type and every tensor's type and FNV-1a 64 of its bytes:
   q8_0    LLAMA_FTYPE_MOSTLY_Q8_0 (7)
-  q4_0    LLAMA_FTYPE_MOSTLY_Q4_0 (2) with `pure` (every matrix Q4_0; frugal's q4_0
-          keeps output/token_embd in Q4_0 too, where llama.cpp's mix gives Q6_K)
+  q4_0    LLAMA_FTYPE_MOSTLY_Q4_0 (2), llama.cpp's mix (output matrix Q6_K, or
+          Q8_0 when its rows are not whole 256-value blocks)
+  q4_0 --pure   the same with `pure` (every matrix Q4_0)
   q4_k    LLAMA_FTYPE_MOSTLY_Q4_K_S (14) with `pure` (every matrix Q4_K)
   q4_k_m  LLAMA_FTYPE_MOSTLY_Q4_K_M (15), llama.cpp's mix
 Q4_K types only for kmix: on the tiny models llama.cpp moves rows that are not
@@ -35,7 +36,8 @@ OUT = os.path.join(ROOT, "tests", "data", "quant")
 MODELS = os.path.join(ROOT, "tests", "data", "models")
 
 # frugal type name -> (llama_ftype, pure)
-FTYPES = {"q8_0": (7, False), "q4_0": (2, True), "q4_k": (14, True), "q4_k_m": (15, False)}
+FTYPES = {"q8_0": (7, False), "q4_0": (2, False), "q4_0 --pure": (2, True), "q4_k": (14, True),
+          "q4_k_m": (15, False)}
 
 
 def write_kmix(path):
@@ -106,7 +108,7 @@ def main():
               "models/tiny-llama.f32.gguf": os.path.join(MODELS, "tiny-llama.f32.gguf")}
     with tempfile.TemporaryDirectory() as tmp:
         for rel, path in inputs.items():
-            types = FTYPES if rel.startswith("quant/") else ["q8_0", "q4_0"]
+            types = FTYPES if rel.startswith("quant/") else ["q8_0", "q4_0", "q4_0 --pure"]
             golden["inputs"][rel] = {t: quantize(path, *FTYPES[t], tmp) for t in types}
     with open(os.path.join(OUT, "quantize_golden.json"), "w") as f:
         json.dump(golden, f, indent=1, sort_keys=True)

@@ -2,8 +2,9 @@
 // another tensor type, as llama.cpp's `llama-quantize` does without an
 // importance matrix (ggml then quantizes with its reference row functions,
 // which tensor/quant.h reproduces bit for bit). Tensor for tensor the result
-// is llama-quantize's for q8_0 and q4_k_m, and llama-quantize --pure's for
-// q4_0 and q4_k (tests/cli_quantize_test.cpp, against llama-cpp-python).
+// is llama-quantize's for q8_0, q4_0 and q4_k_m, and llama-quantize --pure's
+// for q4_k and for any type with --pure (tests/cli_quantize_test.cpp, against
+// llama-cpp-python).
 //
 // Which tensors change: those of two or more dimensions (trailing 1s not
 // counted, as ggml_n_dims) whose name ends in "weight" and whose rows are
@@ -11,9 +12,11 @@
 // quantized again. Everything else (norms, biases, matrices whose rows do not
 // divide into blocks, types we cannot decode) is copied byte for byte.
 // llama-quantize would move a matrix whose rows do not divide into 256-value
-// K blocks to a legacy type instead; we keep it as it is, so the only types a
-// file gains are the ones asked for. q4_k_m is llama-quantize's Q4_K_M mix
-// (the rule cmd_mkmodel.cpp also follows).
+// K blocks to a legacy type instead; we keep it as it is (except the output
+// matrix, for which llama-quantize's own rule names Q8_0). q4_0 and q4_k_m
+// follow llama-quantize's mixes for those types: the output matrix in Q6_K
+// (Q8_0 for rows that are not whole 256-value blocks), and for Q4_K_M some
+// attn_v/ffn_down in Q6_K (the rule cmd_mkmodel.cpp also follows).
 //
 // The output is streamed like cmd_mkmodel.cpp's: the header is built with the
 // writer's low-level helpers, then each tensor is converted in chunks of rows
@@ -50,15 +53,19 @@ struct Target {
   const char* name;
   uint32_t file_type;  // llama_ftype numbering
   GgmlType base;
-  bool k_mix;  // Q4_K_M: Q6_K for output, and attn_v/ffn_down on some layers
+  bool output_rule;  // llama-quantize's output matrix rule applies (unless --pure)
+  bool k_mix;        // Q4_K_M: Q6_K for attn_v/ffn_down on some layers
 };
 
 // llama_ftype has no "all Q4_K" value; plain q4_k is recorded as Q4_K_S (14),
 // the closest mix (which also keeps most matrices in Q4_K).
+// q4_k is no llama_ftype's mix (every matrix Q4_K, llama-quantize --pure
+// Q4_K_S), so the output rule is not applied to it; for q8_0 it would give
+// Q8_0 anyway.
 constexpr Target kTargets[] = {
-    {"f32", 0, GgmlType::F32, false},    {"f16", 1, GgmlType::F16, false},
-    {"q8_0", 7, GgmlType::Q8_0, false},  {"q4_0", 2, GgmlType::Q4_0, false},
-    {"q4_k", 14, GgmlType::Q4_K, false}, {"q4_k_m", 15, GgmlType::Q4_K, true},
+    {"f32", 0, GgmlType::F32, false, false},    {"f16", 1, GgmlType::F16, false, false},
+    {"q8_0", 7, GgmlType::Q8_0, false, false},  {"q4_0", 2, GgmlType::Q4_0, true, false},
+    {"q4_k", 14, GgmlType::Q4_K, false, false}, {"q4_k_m", 15, GgmlType::Q4_K, true, true},
 };
 constexpr const char* kTargetList = "f32, f16, q8_0, q4_0, q4_k, q4_k_m";
 
@@ -98,12 +105,17 @@ struct TensorPlan {
 };
 
 // The type llama-quantize's rule asks for, before checking that it fits.
-GgmlType wanted_type(const Target& target, const std::string& name, int64_t n_layer,
-                     bool has_output) {
-  if (!target.k_mix) return target.base;
-  // Tied embeddings (no output.weight): the embedding is also the output.
+GgmlType wanted_type(const Target& target, const gguf::TensorInfo& t, int64_t n_layer,
+                     bool has_output, bool pure) {
+  if (pure || !target.output_rule) return target.base;
+  const std::string& name = t.name;
+  // The output matrix (with tied embeddings, token_embd is it) gets Q6_K, or
+  // Q8_0 when its rows are not whole 256-value blocks, as llama-quantize does:
+  // 4 bits there cost the most accuracy (a 96-wide model loses 6.5 points in
+  // Q4_0 against 0.5 this way; docs/results/train.md).
   if (name == "output.weight" || (!has_output && name == "token_embd.weight"))
-    return GgmlType::Q6_K;
+    return t.shape[0] % 256 == 0 ? GgmlType::Q6_K : GgmlType::Q8_0;
+  if (!target.k_mix) return target.base;
   if (name.find("attn_v.weight") != std::string::npos ||
       name.find("ffn_down") != std::string::npos) {
     const int64_t i = layer_of(name);
@@ -113,7 +125,7 @@ GgmlType wanted_type(const Target& target, const std::string& name, int64_t n_la
 }
 
 TensorPlan plan_tensor(const Target& target, const gguf::TensorInfo& t, int64_t n_layer,
-                       bool has_output) {
+                       bool has_output, bool pure) {
   TensorPlan p{&t, t.type, false, "", 0};
   // Dimensions as ggml_n_dims counts them (trailing 1s dropped), as
   // llama-quantize does: an [n, 1] tensor is a vector.
@@ -124,7 +136,7 @@ TensorPlan plan_tensor(const Target& target, const gguf::TensorInfo& t, int64_t 
   } else if (!t.name.ends_with("weight")) {
     p.reason = "not a weight";
   } else {
-    const GgmlType want = wanted_type(target, t.name, n_layer, has_output);
+    const GgmlType want = wanted_type(target, t, n_layer, has_output, pure);
     if (want == t.type) {
       p.reason = "already " + std::string(gguf::type_name(want));
     } else if (!gguf::row_size(want, t.shape[0])) {
@@ -240,6 +252,7 @@ struct Flags {
   std::string in, out, type;
   int threads = 0;
   bool verbose = false;
+  bool pure = false;
 };
 
 Status quantize(const Flags& fl) {
@@ -263,7 +276,8 @@ Status quantize(const Flags& fl) {
   }
   std::vector<TensorPlan> plan;
   plan.reserve(in.tensors().size());
-  for (const auto& t : in.tensors()) plan.push_back(plan_tensor(*target, t, n_layer, has_output));
+  for (const auto& t : in.tensors())
+    plan.push_back(plan_tensor(*target, t, n_layer, has_output, fl.pure));
 
   // Metadata: the input's, general.file_type set to the new type's, and
   // general.alignment dropped (the data is written at the default 32).
@@ -354,12 +368,16 @@ Action add_quantize_command(CLI::App& app) {
       ->required();
   cmd->add_option("-t,--threads", fl->threads, "Threads (default: all hardware threads)");
   cmd->add_flag("-v,--verbose", fl->verbose, "Print one line per tensor");
+  cmd->add_flag("--pure", fl->pure,
+                "Every matrix in TYPE, the output matrix too (llama-quantize --pure)");
   cmd->footer(
       "Matrices ('*weight' tensors of 2 or more dimensions) whose rows are whole blocks of\n"
       "TYPE are converted; vectors (norms, biases) and matrices whose rows do not divide into\n"
       "blocks (e.g. rows of 64 for q4_k, whose blocks hold 256) are copied unchanged.\n"
-      "q4_k_m is llama.cpp's Q4_K_M mix (Q6_K for the output and some attn_v/ffn_down);\n"
-      "q4_0 and q4_k use that type for every matrix. Metadata is copied, with\n"
+      "q4_0 and q4_k_m follow llama-quantize: the output matrix (token_embd when tied) in\n"
+      "Q6_K, or Q8_0 when its rows are not whole 256-value blocks; q4_k_m also puts some\n"
+      "attn_v/ffn_down in Q6_K (llama.cpp's Q4_K_M mix). q4_k, and any TYPE with --pure,\n"
+      "use TYPE for every matrix. Metadata is copied, with\n"
       "general.file_type set to TYPE's llama.cpp number.\n"
       "Example: frugal quantize model-f16.gguf model-q8_0.gguf q8_0");
   return [fl]() -> int {
