@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
       "  frugal perplexity model.gguf text.txt       perplexity (llama.cpp's method)\n"
       "  frugal quantize in.gguf out.gguf q8_0       convert the weights (like llama-quantize)\n"
       "  frugal train grpo model.gguf --task countdown   GRPO with rule-checked rewards\n"
+      "  frugal train pipeline --out-dir run/        pretrain, GRPO, distill a tiny reasoner\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
 
   // FRUGAL_KERNELS=ref|avx2|auto forces a kernel table (A/B checks, bisecting
