@@ -206,6 +206,27 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
       for (int64_t tk = 0; tk < max_tok; ++tk) {
         matmul_with(*table, w, x.data() + tk * n_in, single.data() + tk * n_out, 1, pool1);
       }
+      // ... which must itself be the table's plain dot, row by row: the
+      // multi-row block kernels (dot_block) may not change a row's bits.
+      {
+        const DotKernel* k = table->find(t);
+        std::vector<uint8_t> xq(x.size() * sizeof(float));  // [8, act row bytes]
+        uint64_t arb = n_in * sizeof(float);
+        if (k->quantize_act != nullptr) arb = *gguf::row_size(k->act_type, n_in);
+        for (int64_t tk = 0; tk < max_tok; ++tk) {
+          if (k->quantize_act != nullptr) {
+            k->quantize_act(x.data() + tk * n_in, xq.data() + tk * arb, n_in);
+          } else {
+            std::memcpy(xq.data() + tk * arb, x.data() + tk * n_in, arb);
+          }
+          for (int64_t o = 0; o < n_out; ++o) {
+            const float d = k->dot(wbytes.data() + o * w.row_bytes, xq.data() + tk * arb, n_in);
+            ASSERT_EQ(d, single[tk * n_out + o])
+                << table->isa << " " << gguf::type_name(t) << " n_in " << n_in << " token " << tk
+                << " row " << o << ": matmul vs dot";
+          }
+        }
+      }
       for (int64_t n_tok : {1, 3, 8}) {
         for (ThreadPool* pool : {&pool1, &pool2}) {
           std::vector<float> y(n_tok * n_out, -1.0f), yref(n_tok * n_out, -2.0f);  // [T, n_out]

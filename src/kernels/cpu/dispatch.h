@@ -27,12 +27,22 @@ using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
 using VecDotTileFn = void (*)(const void* w_row, const void* act, uint64_t act_row_bytes, int64_t n,
                               int n_tokens, float* y, int64_t y_stride);
 inline constexpr int kDotTile = 4;
+// n_rows (1..kDotRows) weight rows, row r at w + r * w_row_bytes, times
+// n_tokens (1..kDotTile) activation rows:
+//   y[t * y_stride + r] = dot(w + r * w_row_bytes, act + t * act_row_bytes, n),
+// bit for bit. Several rows per call let a kernel share each activation
+// block's work between rows and run independent accumulator chains (decode).
+using VecDotBlockFn = void (*)(const void* w, uint64_t w_row_bytes, int n_rows, const void* act,
+                               uint64_t act_row_bytes, int64_t n, int n_tokens, float* y,
+                               int64_t y_stride);
+inline constexpr int kDotRows = 4;
 
 struct DotKernel {
   gguf::GgmlType act_type = gguf::GgmlType::F32;  // F32: activations used as they are
   QuantizeActFn quantize_act = nullptr;           // null when act_type is F32
   VecDotFn dot = nullptr;                         // null: weight type not supported
   VecDotTileFn dot_tile = nullptr;                // null: matmul calls dot per token
+  VecDotBlockFn dot_block = nullptr;              // null: dot_tile (or dot) per row
 };
 
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know

@@ -69,6 +69,33 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
   // every token, so one weight row is read from memory once per call.
   const VecDotFn dot = k->dot;
   const VecDotTileFn tile = k->dot_tile;
+  const VecDotBlockFn block = k->dot_block;
+  // Prefill: a block of kRowBlock weight rows times a tile of kDotTile tokens.
+  // The kernel decodes each weight block once for its tokens (register
+  // reuse); the kDotTile activation rows stay in L1 across the row block and
+  // the row block stays in L2 across the token tiles.
+  constexpr int64_t kRowBlock = 16;
+  if (block != nullptr) {
+    // kDotRows rows per call; decode (T = 1) is the same loop with one token.
+    pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
+      for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
+        const int64_t oe = n_tokens == 1 ? o1 : std::min(o1, ob + kRowBlock);
+        for (int64_t t = 0; t < n_tokens; t += kDotTile) {
+          const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
+          const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
+          for (int64_t o = ob; o < oe; o += kDotRows) {
+            const int nr = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
+            block(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.row_bytes, nr, a,
+                  act_row_bytes, n_in, nt, y + t * n_out + o, n_out);  // y[t .. t + nt), [o, o + nr)
+          }
+        }
+        if (n_tokens == 1) break;  // the whole range went in one pass
+      }
+    });
+    return;
+  }
+  // Each thread owns a contiguous range of output rows and computes them for
+  // every token, so one weight row is read from memory once per call.
   if (n_tokens == 1 || tile == nullptr) {
     pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
       for (int64_t o = o0; o < o1; ++o) {
@@ -80,11 +107,6 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
     });
     return;
   }
-  // Prefill: a block of kRowBlock weight rows times a tile of kDotTile tokens.
-  // The tile kernel decodes each weight block once for its tokens (register
-  // reuse); the kDotTile activation rows stay in L1 across the row block and
-  // the row block stays in L2 across the token tiles.
-  constexpr int64_t kRowBlock = 16;
   pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
     for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
       const int64_t oe = std::min(o1, ob + kRowBlock);

@@ -54,6 +54,21 @@ void tile_q5_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
 void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
                     int64_t ys);
 
+// Block functions (VecDotBlockFn, dispatch.h): n_rows (1..kDotRows) weight
+// rows w + r * w_stride times n_tokens (1..kDotTile) activation rows, each
+// result the bits `dot` gives for that row and token.
+#define FRUGAL_AVX2_DECLARE_BLOCK(name)                                                   \
+  void name(const void* w, uint64_t w_stride, int n_rows, const void* a, uint64_t stride, \
+            int64_t n, int n_tokens, float* y, int64_t ys)
+FRUGAL_AVX2_DECLARE_BLOCK(block_q4_0_q8_0);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q5_0_q8_0);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q8_0_q8_0);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q4_1_q8_1);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q4_k_q8_k);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q5_k_q8_k);
+FRUGAL_AVX2_DECLARE_BLOCK(block_q6_k_q8_k);
+#undef FRUGAL_AVX2_DECLARE_BLOCK
+
 // Activation quantizers, byte-identical to tensor::quantize_act_q8_{0,1} and
 // tensor::quantize_row_q8_k.
 void quantize_row_q8_0(const float* x, void* dst, int64_t n);

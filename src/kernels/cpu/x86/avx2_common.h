@@ -13,12 +13,13 @@ namespace {
 
 // Arguments of one tile call, shapes as in avx2.h.
 struct TileArgs {
-  const uint8_t* w;  // one weight row
+  const uint8_t* w;  // weight row 0 of the tile; row r at w + r * w_stride
   const uint8_t* a;  // [nt, stride bytes] activation rows
   uint64_t stride;
   int64_t n;  // elements per row
-  float* y;   // y[t * ys]
+  float* y;   // y[t * ys + r]
   int64_t ys;
+  uint64_t w_stride = 0;
 };
 
 // Calls Kernel::run<NT> with NT = nt (1..4), so each tile size is its own
@@ -37,6 +38,53 @@ void run_tile(const TileArgs& args, int nt) {
       break;
     default:
       Kernel::template run<4>(args);
+      break;
+  }
+}
+
+// The block form (VecDotBlockFn) of a kernel written for one row at a
+// time: rows one after another, each a tile of nt tokens.
+template <class Kernel>
+void run_rows(TileArgs args, int nr, int nt) {
+  for (int r = 0; r < nr; ++r) {
+    run_tile<Kernel>(args, nt);
+    args.w += args.w_stride;
+    args.y += 1;
+  }
+}
+
+// The block form of a kernel with Kernel::block<R, NT> (R rows decoded per
+// pass, R * NT float accumulators). Up to 2 tokens: 4 rows at a time, whose
+// independent accumulator chains hide the FMA latency at decode; 3-4 tokens:
+// 2 rows, so the R * NT accumulators stay in the 16 ymm registers.
+template <class Kernel, int R, int NT>
+void run_row_groups(TileArgs args, int nr) {
+  for (; nr >= R; nr -= R) {
+    Kernel::template block<R, NT>(args);
+    args.w += R * args.w_stride;
+    args.y += R;
+  }
+  for (; nr > 0; --nr) {
+    Kernel::template block<1, NT>(args);
+    args.w += args.w_stride;
+    args.y += 1;
+  }
+}
+
+template <class Kernel>
+void run_block(const TileArgs& args, int nr, int nt) {
+  switch (nt) {
+    case 1:
+      run_row_groups<Kernel, 4, 1>(args, nr);
+      break;
+    case 2:
+      run_row_groups<Kernel, 4, 2>(args, nr);
+      break;
+    case 3:
+      run_row_groups<Kernel, 2, 3>(args, nr);
+      break;
+    default:
+      run_row_groups<Kernel, 2, 4>(args, nr);
       break;
   }
 }

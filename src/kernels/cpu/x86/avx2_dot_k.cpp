@@ -8,6 +8,8 @@
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include <cstring>
+
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
@@ -25,16 +27,31 @@ inline const BlockQ8_K* act_block(const TileArgs& p, int t, int64_t i) {
   return reinterpret_cast<const BlockQ8_K*>(p.a + t * p.stride) + i;
 }
 
-// The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h).
-inline void unpack_k4_scales(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    mn[j] = q[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    mn[j] = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
+// The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h)
+// as bytes [sc0..sc7, mn0..mn7], unpacked four at a time in 32-bit words:
+// sc/mn j < 4 are the low 6 bits of bytes j / 4 + j; sc/mn j >= 4 take their
+// low nibble from byte 4 + j (low / high half) and their top 2 bits from the
+// top of byte j - 4 / j.
+inline __m128i k4_scales_mins(const uint8_t* q) {
+  uint32_t u[3];
+  std::memcpy(u, q, sizeof(u));
+  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kTop2 = 0x03030303;
+  const uint32_t sc_lo = u[0] & kLow6;
+  const uint32_t mn_lo = u[1] & kLow6;
+  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kTop2) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kTop2) << 4);
+  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                        static_cast<int>(mn_hi));
+}
+
+// [16] int16 scales, both 128-bit lanes the same 8 (x[0..7] as int16) ->
+// the scale of group g (lane 0) and g2 (lane 1) in every int16 of its lane.
+// One shuffle instead of extracting a byte and broadcasting it.
+inline __m256i pick_scales(__m256i scales16, int g, int g2) {
+  const int b0 = 2 * g, b1 = 2 * g2;
+  const __m128i lo = _mm_set1_epi16(static_cast<int16_t>(b0 | ((b0 + 1) << 8)));
+  const __m128i hi = _mm_set1_epi16(static_cast<int16_t>(b1 | ((b1 + 1) << 8)));
+  return _mm256_shuffle_epi8(scales16, _mm256_set_m128i(hi, lo));
 }
 
 // Q4_K and Q5_K differ only in how the codes of group g (0..7) are decoded:
@@ -46,17 +63,16 @@ void k4_family(const TileArgs& p, Codes codes) {
   __m256 acc[NT], acc_min[NT];
   for (int t = 0; t < NT; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    uint8_t sc[8], mn[8];
-    unpack_k4_scales(x[i].scales, sc, mn);
+    const __m128i sm = k4_scales_mins(x[i].scales);  // [16] u8: 8 scales, 8 mins
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
-    const __m256i mins16 =
-        _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3], mn[4], mn[4],
-                          mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+    const __m256i mins16 = _mm256_cvtepu8_epi16(
+        _mm_shuffle_epi8(sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // [2][8]
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {
       const __m256i q = codes(x[i], g);
-      const __m256i scale = _mm256_set1_epi16(sc[g]);
+      const __m256i scale = pick_scales(scales16, g, g);
       for (int t = 0; t < NT; ++t) {
         const __m256i prod = _mm256_maddubs_epi16(q, load256(act_block(p, t, i)->qs + 32 * g));
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(prod, scale));
@@ -112,8 +128,11 @@ struct Q6_K {
     for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
       const BlockQ6_K& b = x[i];
-      const __m256i scales16 =
-          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+      const __m256i scales16 = _mm256_cvtepi8_epi16(sc8);  // [16] int16
+      // [2][8] int16: scales 0..7 in both lanes, then 8..15 in both lanes.
+      const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8));
+      const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc8, 8)));
       __m256i sumi[NT];
       for (int t = 0; t < NT; ++t) {
         // -32 * sum_s scale_s * bsums[s]
@@ -139,8 +158,9 @@ struct Q6_K {
         };
         for (int r = 0; r < 4; ++r) {
           const int g = 4 * half + r;  // sub-blocks 2g (low 16 bytes) and 2g + 1 (high)
-          const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(b.scales[2 * g + 1]),
-                                                 _mm_set1_epi16(b.scales[2 * g]));
+          // scales[2g] in the low lane, scales[2g + 1] in the high lane.
+          const __m256i scale = g < 4 ? pick_scales(sc_lo, 2 * g, 2 * g + 1)
+                                      : pick_scales(sc_hi, 2 * g - 8, 2 * g - 7);
           for (int t = 0; t < NT; ++t) {
             const __m256i prod =
                 _mm256_maddubs_epi16(u[r], load256(act_block(p, t, i)->qs + 32 * g));
@@ -185,6 +205,20 @@ void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
   run_tile<Q6_K>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
                  nt);
 }
+
+// One row at a time: a K-quant super-block's per-row work (scales) is not
+// shared between rows, and its FMA chain is one step per 256 elements.
+#define FRUGAL_AVX2_BLOCK(name, Kernel)                                                       \
+  void name(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride, int64_t n, \
+            int nt, float* y, int64_t ys) {                                                      \
+    run_rows<Kernel>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n,  \
+                      y, ys, w_stride},                                                          \
+                     nr, nt);                                                                    \
+  }
+FRUGAL_AVX2_BLOCK(block_q4_k_q8_k, Q4_K)
+FRUGAL_AVX2_BLOCK(block_q5_k_q8_k, Q5_K)
+FRUGAL_AVX2_BLOCK(block_q6_k_q8_k, Q6_K)
+#undef FRUGAL_AVX2_BLOCK
 
 }  // namespace frugal::kernels::avx2
 
