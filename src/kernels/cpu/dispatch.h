@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "kernels/cpu/attention.h"
 #include "gguf/ggml_type.h"
+#include "kernels/cpu/attention.h"
 
 namespace frugal::kernels {
 
@@ -54,9 +54,9 @@ using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_
 struct KernelTable {
   const char* isa = "ref";
   DotKernel by_type[kKernelTypeSlots];
-  AttendFn attend = nullptr;  // attention.h
+  AttendFn attend = nullptr;             // attention.h
   AttendGroupFn attend_group = nullptr;  // null: attend() per query
-  SwigluFn swiglu = nullptr;  // ops.h
+  SwigluFn swiglu = nullptr;             // ops.h
 
   const DotKernel* find(gguf::GgmlType t) const {
     const auto i = static_cast<uint32_t>(t);

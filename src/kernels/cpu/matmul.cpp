@@ -86,7 +86,8 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
           for (int64_t o = ob; o < oe; o += kDotRows) {
             const int nr = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
             block(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.row_bytes, nr, a,
-                  act_row_bytes, n_in, nt, y + t * n_out + o, n_out);  // y[t .. t + nt), [o, o + nr)
+                  act_row_bytes, n_in, nt, y + t * n_out + o,
+                  n_out);  // y[t .. t + nt), [o, o + nr)
           }
         }
         if (n_tokens == 1) break;  // the whole range went in one pass

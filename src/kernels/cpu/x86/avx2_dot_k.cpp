@@ -65,8 +65,8 @@ void k4_family(const TileArgs& p, Codes codes) {
   for (int64_t i = 0; i < nb; ++i) {
     const __m128i sm = k4_scales_mins(x[i].scales);  // [16] u8: 8 scales, 8 mins
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
-    const __m256i mins16 = _mm256_cvtepu8_epi16(
-        _mm_shuffle_epi8(sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
+        sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
     const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // [2][8]
     __m256i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm256_setzero_si256();
@@ -208,10 +208,10 @@ void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
 
 // One row at a time: a K-quant super-block's per-row work (scales) is not
 // shared between rows, and its FMA chain is one step per 256 elements.
-#define FRUGAL_AVX2_BLOCK(name, Kernel)                                                       \
+#define FRUGAL_AVX2_BLOCK(name, Kernel)                                                          \
   void name(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride, int64_t n, \
             int nt, float* y, int64_t ys) {                                                      \
-    run_rows<Kernel>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n,  \
+    run_rows<Kernel>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, \
                       y, ys, w_stride},                                                          \
                      nr, nt);                                                                    \
   }

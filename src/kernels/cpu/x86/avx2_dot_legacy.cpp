@@ -73,8 +73,10 @@ void q8_0_partner(const TileArgs& p, Decode decode) {
       // Row group r0 + R starts R * row_bytes after r0; block i of this
       // group is i / nb of the way through it, so walk the next group at the
       // same pace: R * sizeof(Block) bytes per block.
-      const char* next = reinterpret_cast<const char*>(p.w + R * p.w_stride + i * R * sizeof(Block));
-      for (size_t off = 0; off < R * sizeof(Block); off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+      const char* next =
+          reinterpret_cast<const char*>(p.w + R * p.w_stride + i * R * sizeof(Block));
+      for (size_t off = 0; off < R * sizeof(Block); off += 64)
+        _mm_prefetch(next + off, _MM_HINT_T0);
     }
     __m256i ya[NT];  // [NT][32] int8 activation codes
     __m256i yb[NT];  // [NT][8] int32: kBias * sums of 4 codes (unsigned form)
@@ -217,12 +219,12 @@ void tile_q4_1_q8_1(const void* w, const void* a, uint64_t stride, int64_t n, in
                  nt);
 }
 
-#define FRUGAL_AVX2_BLOCK(name, Kernel)                                                       \
-  void name(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride, int64_t n, \
-            int nt, float* y, int64_t ys) {                                                      \
+#define FRUGAL_AVX2_BLOCK(name, Kernel)                                                           \
+  void name(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride, int64_t n,  \
+            int nt, float* y, int64_t ys) {                                                       \
     run_block<Kernel>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, \
-                       y, ys, w_stride},                                                         \
-                      nr, nt);                                                                   \
+                       y, ys, w_stride},                                                          \
+                      nr, nt);                                                                    \
   }
 FRUGAL_AVX2_BLOCK(block_q4_0_q8_0, Q4_0)
 FRUGAL_AVX2_BLOCK(block_q5_0_q8_0, Q5_0)

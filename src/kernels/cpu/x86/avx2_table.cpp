@@ -39,7 +39,9 @@ KernelTable make_avx2_table(const KernelTable& ref) {
   set(GgmlType::Q4_K, avx2::quantize_row_q8_k, avx2::dot_q4_k_q8_k, avx2::tile_q4_k_q8_k);
   set(GgmlType::Q5_K, avx2::quantize_row_q8_k, avx2::dot_q5_k_q8_k, avx2::tile_q5_k_q8_k);
   set(GgmlType::Q6_K, avx2::quantize_row_q8_k, avx2::dot_q6_k_q8_k, avx2::tile_q6_k_q8_k);
-  auto block = [&t](GgmlType w, VecDotBlockFn f) { t.by_type[static_cast<uint32_t>(w)].dot_block = f; };
+  auto block = [&t](GgmlType w, VecDotBlockFn f) {
+    t.by_type[static_cast<uint32_t>(w)].dot_block = f;
+  };
   block(GgmlType::Q4_0, avx2::block_q4_0_q8_0);
   block(GgmlType::Q5_0, avx2::block_q5_0_q8_0);
   block(GgmlType::Q8_0, avx2::block_q8_0_q8_0);
