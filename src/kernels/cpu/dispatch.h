@@ -35,7 +35,7 @@ inline constexpr int kDotTile = 4;
 using VecDotBlockFn = void (*)(const void* w, uint64_t w_row_bytes, int n_rows, const void* act,
                                uint64_t act_row_bytes, int64_t n, int n_tokens, float* y,
                                int64_t y_stride);
-inline constexpr int kDotRows = 4;
+inline constexpr int kDotRows = 8;
 
 struct DotKernel {
   gguf::GgmlType act_type = gguf::GgmlType::F32;  // F32: activations used as they are

@@ -1,6 +1,6 @@
-// AVX2 dots of the 32-element block types (Q4_0, Q5_0, Q8_0 against Q8_0;
-// Q4_1 against Q8_1). Per block: the weight codes are decoded once into 32
-// int8 lanes, multiplied with each token's activation codes and summed exactly
+// AVX2 dots of the 32-element block types (Q5_0, Q8_0 against Q8_0;
+// Q4_1 against Q8_1; Q4_0 has its own file, avx2_dot_q4_0.cpp). Per block:
+// the weight codes are decoded once into 32 int8 lanes, multiplied with each token's activation codes and summed exactly
 // in int32 (same integer as cpu/ref), then scaled by d_w * d_a in float.
 // Shapes: w is one row of n / 32 blocks; a is [nt, stride bytes].
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
@@ -15,7 +15,6 @@
 namespace frugal::kernels::avx2 {
 namespace {
 
-using tensor::BlockQ4_0;
 using tensor::BlockQ4_1;
 using tensor::BlockQ5_0;
 using tensor::BlockQ8_0;
@@ -111,17 +110,6 @@ void q8_0_partner(const TileArgs& p, Decode decode) {
     for (int t = 0; t < NT; ++t) p.y[t * p.ys + r] = hsum_ps(acc[r][t]);
 }
 
-struct Q4_0 {
-  template <int R, int NT>
-  static void block(const TileArgs& p) {
-    q8_0_partner<R, NT, 8, BlockQ4_0>(p, [](const BlockQ4_0& b) { return unpack_nibbles(b.qs); });
-  }
-  template <int NT>
-  static void run(const TileArgs& p) {
-    block<1, NT>(p);
-  }
-};
-
 struct Q5_0 {
   template <int R, int NT>
   static void block(const TileArgs& p) {
@@ -185,9 +173,6 @@ struct Q4_1 {
 
 }  // namespace
 
-float dot_q4_0_q8_0(const void* w, const void* a, int64_t n) {
-  return run_one<Q4_0>(w, a, n);
-}
 float dot_q5_0_q8_0(const void* w, const void* a, int64_t n) {
   return run_one<Q5_0>(w, a, n);
 }
@@ -198,11 +183,6 @@ float dot_q4_1_q8_1(const void* w, const void* a, int64_t n) {
   return run_one<Q4_1>(w, a, n);
 }
 
-void tile_q4_0_q8_0(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
-                    int64_t ys) {
-  run_tile<Q4_0>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
-                 nt);
-}
 void tile_q5_0_q8_0(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
                     int64_t ys) {
   run_tile<Q5_0>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
@@ -226,7 +206,6 @@ void tile_q4_1_q8_1(const void* w, const void* a, uint64_t stride, int64_t n, in
                        y, ys, w_stride},                                                          \
                       nr, nt);                                                                    \
   }
-FRUGAL_AVX2_BLOCK(block_q4_0_q8_0, Q4_0)
 FRUGAL_AVX2_BLOCK(block_q5_0_q8_0, Q5_0)
 FRUGAL_AVX2_BLOCK(block_q8_0_q8_0, Q8_0)
 FRUGAL_AVX2_BLOCK(block_q4_1_q8_1, Q4_1)
