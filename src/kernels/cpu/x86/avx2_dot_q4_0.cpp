@@ -2,10 +2,11 @@
 // eight float lanes.
 //
 // Per 32-element block each row's products are summed exactly in int32 and
-// the row accumulates float(isum) * (d_w * d_a) with one FMA: the float order
-// of llama.cpp's repacked Q4_0 kernels rather than of its plain vec_dot
-// (8 partial sums per block, summed at the end). llama.cpp repacks Q4_0 on
-// x86, so no bit-for-bit parity with its vec_dot is lost here, and the float
+// the row accumulates float(isum) * (d_w * d_a) with one FMA, where the
+// plain vec_dot order keeps 8 partial lanes per row and sums them at the end
+// (llama.cpp's repacked Q4_0 kernels also scale whole-block sums; we have not
+// checked their bits). llama.cpp repacks Q4_0 on x86, so its Q4_0 results do
+// not follow its vec_dot either, and the parity tests exempt Q4_0. The float
 // work per block drops from 8 lanes per row (cvt, mul, FMA) to one lane per
 // row: eight rows' integer sums are reduced into one vector (lane r = row r)
 // and converted, scaled and accumulated together. The reduction works on the
