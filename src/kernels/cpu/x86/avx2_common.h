@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace frugal::kernels::avx2 {
 namespace {
@@ -135,6 +136,23 @@ inline __m256i dot_i8(__m256i w, __m256i a) {
 // Unsigned codes (at most 63) times signed activations: pair sums fit int16.
 inline __m256i dot_u8(__m256i w, __m256i a) {
   return sum_pairs_i16(_mm256_maddubs_epi16(w, a));
+}
+
+// The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h)
+// as bytes [sc0..sc7, mn0..mn7], unpacked four at a time in 32-bit words:
+// sc/mn j < 4 are the low 6 bits of bytes j / 4 + j; sc/mn j >= 4 take their
+// low nibble from byte 4 + j (low / high half) and their top 2 bits from the
+// top of byte j - 4 / j.
+inline __m128i k4_scales_mins(const uint8_t* q) {
+  uint32_t u[3];
+  std::memcpy(u, q, sizeof(u));
+  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kTop2 = 0x03030303;
+  const uint32_t sc_lo = u[0] & kLow6;
+  const uint32_t mn_lo = u[1] & kLow6;
+  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kTop2) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kTop2) << 4);
+  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                        static_cast<int>(mn_hi));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// AVX2 dots of K-quant weights (Q4_K, Q5_K, Q6_K) against Q8_K activations.
+// AVX2 dots of K-quant weights (Q5_K, Q6_K; Q4_K has its own file,
+// avx2_dot_q4_k.cpp) against Q8_K activations.
 // Per 256-element super-block and per 32-element group: the codes are decoded
 // once into 32 unsigned bytes, maddubs/madd multiply them with each token's
 // activation codes and the group's integer scale, and the int32 lanes are
@@ -8,8 +9,6 @@
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
-#include <cstring>
-
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
@@ -17,7 +16,6 @@
 namespace frugal::kernels::avx2 {
 namespace {
 
-using tensor::BlockQ4_K;
 using tensor::BlockQ5_K;
 using tensor::BlockQ6_K;
 using tensor::BlockQ8_K;
@@ -25,23 +23,6 @@ using tensor::kQKK;
 
 inline const BlockQ8_K* act_block(const TileArgs& p, int t, int64_t i) {
   return reinterpret_cast<const BlockQ8_K*>(p.a + t * p.stride) + i;
-}
-
-// The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h)
-// as bytes [sc0..sc7, mn0..mn7], unpacked four at a time in 32-bit words:
-// sc/mn j < 4 are the low 6 bits of bytes j / 4 + j; sc/mn j >= 4 take their
-// low nibble from byte 4 + j (low / high half) and their top 2 bits from the
-// top of byte j - 4 / j.
-inline __m128i k4_scales_mins(const uint8_t* q) {
-  uint32_t u[3];
-  std::memcpy(u, q, sizeof(u));
-  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kTop2 = 0x03030303;
-  const uint32_t sc_lo = u[0] & kLow6;
-  const uint32_t mn_lo = u[1] & kLow6;
-  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kTop2) << 4);
-  const uint32_t mn_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kTop2) << 4);
-  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
-                        static_cast<int>(mn_hi));
 }
 
 // [16] int16 scales, both 128-bit lanes the same 8 (x[0..7] as int16) ->
@@ -95,13 +76,6 @@ inline __m256i q4_k_codes(const uint8_t* qs, int g) {
   const __m256i v = (g % 2 == 0) ? raw : _mm256_srli_epi16(raw, 4);
   return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
 }
-
-struct Q4_K {
-  template <int NT>
-  static void run(const TileArgs& p) {
-    k4_family<NT, BlockQ4_K>(p, [](const BlockQ4_K& b, int g) { return q4_k_codes(b.qs, g); });
-  }
-};
 
 struct Q5_K {
   template <int NT>
@@ -180,9 +154,6 @@ struct Q6_K {
 
 }  // namespace
 
-float dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
-  return run_one<Q4_K>(w, a, n);
-}
 float dot_q5_k_q8_k(const void* w, const void* a, int64_t n) {
   return run_one<Q5_K>(w, a, n);
 }
@@ -190,11 +161,6 @@ float dot_q6_k_q8_k(const void* w, const void* a, int64_t n) {
   return run_one<Q6_K>(w, a, n);
 }
 
-void tile_q4_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
-                    int64_t ys) {
-  run_tile<Q4_K>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
-                 nt);
-}
 void tile_q5_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
                     int64_t ys) {
   run_tile<Q5_K>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
@@ -215,7 +181,6 @@ void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
                       y, ys, w_stride},                                                          \
                      nr, nt);                                                                    \
   }
-FRUGAL_AVX2_BLOCK(block_q4_k_q8_k, Q4_K)
 FRUGAL_AVX2_BLOCK(block_q5_k_q8_k, Q5_K)
 FRUGAL_AVX2_BLOCK(block_q6_k_q8_k, Q6_K)
 #undef FRUGAL_AVX2_BLOCK

@@ -1,7 +1,7 @@
 // AVX2 dots of the 32-element block types (Q5_0, Q8_0 against Q8_0;
 // Q4_1 against Q8_1; Q4_0 has its own file, avx2_dot_q4_0.cpp). Per block:
-// the weight codes are decoded once into 32 int8 lanes, multiplied with each token's activation codes and summed exactly
-// in int32 (same integer as cpu/ref), then scaled by d_w * d_a in float.
+// the weight codes are decoded once into 32 int8 lanes, multiplied with each token's activation
+// codes and summed exactly in int32 (same integer as cpu/ref), then scaled by d_w * d_a in float.
 // Shapes: w is one row of n / 32 blocks; a is [nt, stride bytes].
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)

@@ -167,8 +167,8 @@ void tile_q4_0_q8_0(const void* w, const void* a, uint64_t stride, int64_t n, in
 
 void block_q4_0_q8_0(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride,
                      int64_t n, int nt, float* y, int64_t ys) {
-  const TileArgs p{static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys,
-                   w_stride};
+  const TileArgs p{
+      static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys, w_stride};
   switch (nt) {
     case 1:
       rows<1>(p, nr);

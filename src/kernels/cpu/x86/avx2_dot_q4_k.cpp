@@ -1,0 +1,268 @@
+// AVX2 dot of Q4_K weights against Q8_K activations, eight rows in the eight
+// int32 / float lanes.
+//
+// Per 256-element super-block a row's result is
+//   d_w d_a * S - dmin_w d_a * M,  S = sum_g sc_g * P_g,  M = sum_g mn_g * B_g,
+// with P_g the integer dot of group g (32 codes 0..15 times activations) and
+// B_g the sum of group g's activations (two Q8_K bsums). S and M are exact
+// int32; each row accumulates acc += float(S) * (d_w * d_a) and
+// acc_min += float(M) * (dmin_w * d_a) with one FMA each, and returns
+// acc - acc_min. That float order differs from llama.cpp's plain vec_dot (8
+// partial lanes); llama.cpp repacks Q4_K on x86 itself, and the parity tests
+// exempt files holding Q4_K.
+//
+// Why eight rows at once (prefill tiles; decode goes row by row, see
+// rows()): the single-row kernel spends two multiplies per
+// group and token (maddubs for the codes, madd to widen and apply the 6-bit
+// scale), and AMD Zen 1 has one integer-multiply pipe. Here eight rows'
+// maddubs outputs (int16 pair sums) are reduced with hadd_epi16, which runs
+// on another pipe, into each row's two half-group sums, and one madd per
+// eight rows applies the scales. Exact: a half-group sum covers 16 products
+// of a code 0..15 and an activation in [-128, 127], |sum| <= 30720 < 32768.
+//
+// Every path (8 rows, fewer rows, one token, a tile of tokens) computes each
+// row's S and M exactly and then the same float sequence, so results never
+// depend on how rows or tokens are grouped. Shapes: w is row 0 of up to 8 rows
+// w + r * w_stride, each n / 256 super-blocks; a is [nt, stride bytes] of Q8_K
+// blocks; y[t * ys + r].
+// Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <cmath>
+
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/avx2_common.h"
+#include "tensor/blocks.h"
+
+namespace frugal::kernels::avx2 {
+namespace {
+
+using tensor::BlockQ4_K;
+using tensor::BlockQ8_K;
+using tensor::kQKK;
+
+constexpr int kLaneRows = 8;
+constexpr int kGroups = kQKK / 32;
+
+const BlockQ4_K* row_blocks(const TileArgs& p, int r) {
+  return reinterpret_cast<const BlockQ4_K*>(p.w + r * p.w_stride);
+}
+const BlockQ8_K* act_blocks(const TileArgs& p, int t) {
+  return reinterpret_cast<const BlockQ8_K*>(p.a + t * p.stride);
+}
+
+// Group g of a Q4_K block: [32] codes, low nibbles of qs[32 (g / 2) ..] for
+// even g, high nibbles for odd g.
+inline __m256i codes(const uint8_t* qs, int g) {
+  const __m256i raw = load256(qs + 32 * (g / 2));
+  const __m256i v = (g % 2 == 0) ? raw : _mm256_srli_epi16(raw, 4);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+// B_{2k} and B_{2k+1} (group sums of activations) as the two int16 halves of
+// every int32 lane, k = 0..3, for madd against interleaved min pairs.
+inline void group_sum_pairs(const BlockQ8_K& y, __m256i out[kGroups / 2]) {
+  for (int k = 0; k < kGroups / 2; ++k) {
+    const int b0 = y.bsums[4 * k] + y.bsums[4 * k + 1];
+    const int b1 = y.bsums[4 * k + 2] + y.bsums[4 * k + 3];
+    out[k] = _mm256_set1_epi32(static_cast<int>(
+        static_cast<uint16_t>(b0) | (static_cast<uint32_t>(static_cast<uint16_t>(b1)) << 16)));
+  }
+}
+
+// Eight rows x NT tokens (NT > 1: prefill tiles).
+template <int NT>
+void rows8(const TileArgs& p) {
+  const int64_t nb = p.n / kQKK;
+  __m256 acc[NT], acc_min[NT];  // [NT][8 rows]
+  for (int t = 0; t < NT; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
+  // Lane r of the madd result = row r: pair (lo, hi) half-group sums of row r
+  // next to each other, rows 0..3 in 128-bit lane 0 and 4..7 in lane 1.
+  const __m256i interleave = _mm256_setr_epi8(0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15,
+                                              0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ4_K* b[kLaneRows];
+    __m128i sm[kLaneRows];  // [8 rows][16] u8: sc0..sc7, mn0..mn7
+    for (int r = 0; r < kLaneRows; ++r) {
+      b[r] = row_blocks(p, r) + i;
+      sm[r] = k4_scales_mins(b[r]->scales);
+    }
+    // Transpose to groups: after three rounds of unpacking, sc2[k] holds
+    // the scales of groups 2k (bytes 0..7, rows 0..7) and 2k + 1 (bytes
+    // 8..15); mn2[k] the mins likewise.
+    __m128i sc2[kGroups / 2], mn2[kGroups / 2];
+    {
+      __m128i s1[4], m1[4];
+      for (int j = 0; j < 4; ++j) {
+        s1[j] = _mm_unpacklo_epi8(sm[2 * j], sm[2 * j + 1]);  // [g0..7][rows 2j, 2j+1]
+        m1[j] = _mm_unpackhi_epi8(sm[2 * j], sm[2 * j + 1]);
+      }
+      const __m128i s_lo01 = _mm_unpacklo_epi16(s1[0], s1[1]);  // [g0..3][rows 0..3]
+      const __m128i s_hi01 = _mm_unpackhi_epi16(s1[0], s1[1]);  // [g4..7][rows 0..3]
+      const __m128i s_lo23 = _mm_unpacklo_epi16(s1[2], s1[3]);  // [g0..3][rows 4..7]
+      const __m128i s_hi23 = _mm_unpackhi_epi16(s1[2], s1[3]);
+      const __m128i m_lo01 = _mm_unpacklo_epi16(m1[0], m1[1]);
+      const __m128i m_hi01 = _mm_unpackhi_epi16(m1[0], m1[1]);
+      const __m128i m_lo23 = _mm_unpacklo_epi16(m1[2], m1[3]);
+      const __m128i m_hi23 = _mm_unpackhi_epi16(m1[2], m1[3]);
+      sc2[0] = _mm_unpacklo_epi32(s_lo01, s_lo23);  // [g0, g1][rows 0..7]
+      sc2[1] = _mm_unpackhi_epi32(s_lo01, s_lo23);  // [g2, g3]
+      sc2[2] = _mm_unpacklo_epi32(s_hi01, s_hi23);  // [g4, g5]
+      sc2[3] = _mm_unpackhi_epi32(s_hi01, s_hi23);  // [g6, g7]
+      mn2[0] = _mm_unpacklo_epi32(m_lo01, m_lo23);
+      mn2[1] = _mm_unpackhi_epi32(m_lo01, m_lo23);
+      mn2[2] = _mm_unpacklo_epi32(m_hi01, m_hi23);
+      mn2[3] = _mm_unpackhi_epi32(m_hi01, m_hi23);
+    }
+    // scale_pairs[g]: [8 rows][2] int16, sc_{r,g} twice (for the lo / hi
+    // half-group sums); min_pairs[k]: [8 rows][2] int16, mn_{r,2k}, mn_{r,2k+1}.
+    __m256i scale_pairs[kGroups], min_pairs[kGroups / 2];
+    for (int k = 0; k < kGroups / 2; ++k) {
+      const __m128i odd = _mm_srli_si128(sc2[k], 8);
+      scale_pairs[2 * k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc2[k], sc2[k]));
+      scale_pairs[2 * k + 1] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(odd, odd));
+      min_pairs[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn2[k], _mm_srli_si128(mn2[k], 8)));
+    }
+    __m128i dh = _mm_setzero_si128(), dminh = _mm_setzero_si128();
+    dh = _mm_insert_epi16(dh, b[0]->d, 0);
+    dminh = _mm_insert_epi16(dminh, b[0]->dmin, 0);
+#define FRUGAL_Q4K_LANE(r)               \
+  dh = _mm_insert_epi16(dh, b[r]->d, r); \
+  dminh = _mm_insert_epi16(dminh, b[r]->dmin, r)
+    FRUGAL_Q4K_LANE(1);
+    FRUGAL_Q4K_LANE(2);
+    FRUGAL_Q4K_LANE(3);
+    FRUGAL_Q4K_LANE(4);
+    FRUGAL_Q4K_LANE(5);
+    FRUGAL_Q4K_LANE(6);
+    FRUGAL_Q4K_LANE(7);
+#undef FRUGAL_Q4K_LANE
+    const __m256 dw = _mm256_cvtph_ps(dh);       // [8 rows]
+    const __m256 dmin = _mm256_cvtph_ps(dminh);  // [8 rows]
+
+    __m256i s[NT];  // [NT][8 rows] int32 S
+    for (int t = 0; t < NT; ++t) s[t] = _mm256_setzero_si256();
+    for (int g = 0; g < kGroups; ++g) {
+      __m256i u[kLaneRows];  // [8 rows][32] codes of group g
+      for (int r = 0; r < kLaneRows; ++r) u[r] = codes(b[r]->qs, g);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i a = load256(act_blocks(p, t)[i].qs + 32 * g);
+        __m256i pr[kLaneRows];  // [8 rows][16] int16 pair sums
+        for (int r = 0; r < kLaneRows; ++r) pr[r] = _mm256_maddubs_epi16(u[r], a);
+        const __m256i h0123 =
+            _mm256_hadd_epi16(_mm256_hadd_epi16(pr[0], pr[1]), _mm256_hadd_epi16(pr[2], pr[3]));
+        const __m256i h4567 =
+            _mm256_hadd_epi16(_mm256_hadd_epi16(pr[4], pr[5]), _mm256_hadd_epi16(pr[6], pr[7]));
+        // [2 halves][8 rows] -> [8 rows][2 halves] (rows 0..3 in lane 0).
+        const __m256i h = _mm256_hadd_epi16(h0123, h4567);
+        const __m256i x = _mm256_shuffle_epi8(_mm256_permute4x64_epi64(h, 0xD8), interleave);
+        s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(x, scale_pairs[g]));
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const BlockQ8_K& y = act_blocks(p, t)[i];
+      __m256i bp[kGroups / 2];
+      group_sum_pairs(y, bp);
+      __m256i m = _mm256_madd_epi16(min_pairs[0], bp[0]);  // [8 rows] int32 M
+      for (int k = 1; k < kGroups / 2; ++k)
+        m = _mm256_add_epi32(m, _mm256_madd_epi16(min_pairs[k], bp[k]));
+      const __m256 da = _mm256_set1_ps(y.d);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), _mm256_mul_ps(dw, da), acc[t]);
+      acc_min[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmin, da), acc_min[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(p.y + t * p.ys, _mm256_sub_ps(acc[t], acc_min[t]));
+}
+
+// One row x NT tokens: S and M by the single-row method (madd with each
+// group's scale; bsums times mins), then the same float sequence as rows8.
+template <int NT>
+void row1(const TileArgs& p) {
+  const int64_t nb = p.n / kQKK;
+  const BlockQ4_K* x = row_blocks(p, 0);
+  float acc[NT] = {}, acc_min[NT] = {};
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m128i sm = k4_scales_mins(x[i].scales);
+    // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
+    const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
+        sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+    alignas(16) int16_t sc[kGroups];  // the 8 group scales
+    _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
+    const float dw = half_to_float(x[i].d), dmin = half_to_float(x[i].dmin);
+    for (int t = 0; t < NT; ++t) {
+      const BlockQ8_K& y = act_blocks(p, t)[i];
+      __m256i sumi = _mm256_setzero_si256();
+      for (int g = 0; g < kGroups; ++g) {
+        const __m256i prod = _mm256_maddubs_epi16(codes(x[i].qs, g), load256(y.qs + 32 * g));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, _mm256_set1_epi16(sc[g])));
+      }
+      const int32_t s = hsum_i32(sumi);
+      const int32_t m = hsum_i32(_mm256_madd_epi16(load256(y.bsums), mins16));
+      acc[t] = std::fma(static_cast<float>(s), dw * y.d, acc[t]);
+      acc_min[t] = std::fma(static_cast<float>(m), dmin * y.d, acc_min[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) p.y[t * p.ys] = acc[t] - acc_min[t];
+}
+
+struct Q4_K {
+  template <int NT>
+  static void run(const TileArgs& p) {
+    row1<NT>(p);
+  }
+};
+
+template <int NT>
+void rows(TileArgs p, int nr) {
+  // At decode (NT = 1) row after row, one sequential stream: the 8-row
+  // form's transposes of scales are then not shared by several tokens, and
+  // it measured slower (6.9 vs 7.3 GB/s on one Zen 1 core, matmul_bench).
+  if constexpr (NT > 1) {
+    for (; nr >= kLaneRows; nr -= kLaneRows) {
+      rows8<NT>(p);
+      p.w += kLaneRows * p.w_stride;
+      p.y += kLaneRows;
+    }
+  }
+  for (; nr > 0; --nr) {
+    row1<NT>(p);
+    p.w += p.w_stride;
+    p.y += 1;
+  }
+}
+
+}  // namespace
+
+float dot_q4_k_q8_k(const void* w, const void* a, int64_t n) {
+  return run_one<Q4_K>(w, a, n);
+}
+
+void tile_q4_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
+                    int64_t ys) {
+  run_tile<Q4_K>({static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys},
+                 nt);
+}
+
+void block_q4_k_q8_k(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t stride,
+                     int64_t n, int nt, float* y, int64_t ys) {
+  const TileArgs p{
+      static_cast<const uint8_t*>(w), static_cast<const uint8_t*>(a), stride, n, y, ys, w_stride};
+  switch (nt) {
+    case 1:
+      rows<1>(p, nr);
+      break;
+    case 2:
+      rows<2>(p, nr);
+      break;
+    case 3:
+      rows<3>(p, nr);
+      break;
+    default:
+      rows<4>(p, nr);
+      break;
+  }
+}
+
+}  // namespace frugal::kernels::avx2
+
+#endif  // __AVX2__ && __FMA__ && __F16C__
