@@ -91,12 +91,73 @@ float score_batch(const float* q, const float* k, int64_t D) {
 // starts at P.V lane 0.
 constexpr int64_t kTile = 32;
 
+// kSingle scores of four positions at once: four independent FMA chains.
+// One position's chain is D / 8 dependent FMAs (latency-bound: about 5
+// cycles each); interleaving positions keeps the FMA pipes busy. Each
+// position's arithmetic is score_single's, so the bits are the same.
+inline void score_single4(const float* q, const float* k, int64_t st, int64_t D, float out[4]) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 8 <= D; i += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + i);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i), qv, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(k + st + i), qv, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 2 * st + i), qv, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 3 * st + i), qv, a3);
+  }
+  out[0] = hsum_pairs(a0), out[1] = hsum_pairs(a1), out[2] = hsum_pairs(a2),
+  out[3] = hsum_pairs(a3);
+  for (; i < D; ++i) {
+    for (int r = 0; r < 4; ++r) out[r] = std::fma(k[r * st + i], q[i], out[r]);
+  }
+}
+
+// kBatch scores of two positions at once (eight chains), score_batch's
+// arithmetic per position.
+inline void score_batch2(const float* q, const float* k, int64_t st, int64_t D, float out[2]) {
+  __m256 a[2][4];
+  for (auto& r : a) r[0] = r[1] = r[2] = r[3] = _mm256_setzero_ps();
+  const int64_t np = D & ~int64_t{31};
+  for (int64_t i = 0; i < np; i += 32) {
+    for (int c = 0; c < 4; ++c) {
+      const __m256 qv = _mm256_loadu_ps(q + i + 8 * c);
+      a[0][c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), qv, a[0][c]);
+      a[1][c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + st + i + 8 * c), qv, a[1][c]);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    const __m256 x0 = _mm256_add_ps(a[r][0], a[r][2]), x1 = _mm256_add_ps(a[r][1], a[r][3]);
+    float sr = hsum_hadd(_mm256_add_ps(x0, x1));
+    for (int64_t i = np; i < D; ++i) sr = std::fma(k[r * st + i], q[i], sr);
+    out[r] = sr;
+  }
+}
+
 // Scores of positions [j0, j1) for one query, scaled; returns their max.
 float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0, int64_t j1,
                   float mx) {
-  const int64_t D = g.head_dim;
-  for (int64_t j = j0; j < j1; ++j) {
-    const float* kj = g.k + j * g.kv_stride;
+  const int64_t D = g.head_dim, st = g.kv_stride;
+  int64_t j = j0;
+  float dots[4];
+  if (g.order == ScoreOrder::kSingle) {
+    for (; j + 4 <= j1; j += 4) {
+      score_single4(q, g.k + j * st, st, D, dots);
+      for (int r = 0; r < 4; ++r) {
+        s[j + r] = dots[r] * g.scale;
+        mx = std::max(mx, s[j + r]);
+      }
+    }
+  } else {
+    for (; j + 2 <= j1; j += 2) {
+      score_batch2(q, g.k + j * st, st, D, dots);
+      for (int r = 0; r < 2; ++r) {
+        s[j + r] = dots[r] * g.scale;
+        mx = std::max(mx, s[j + r]);
+      }
+    }
+  }
+  for (; j < j1; ++j) {
+    const float* kj = g.k + j * st;
     const float dot =
         g.order == ScoreOrder::kSingle ? score_single(q, kj, D) : score_batch(q, kj, D);
     s[j] = dot * g.scale;
@@ -189,7 +250,7 @@ void attend_group(const AttendGroupArgs& g) {
   int64_t max_n = 0;
   for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
   const int64_t s_len = attend_scores_len(max_n), per_q = s_len + attend_acc_len(D);
-  auto scores = [&](int64_t i) { return g.scratch + i * per_q; };        // [s_len]
+  auto scores = [&](int64_t i) { return g.scratch + i * per_q; };       // [s_len]
   auto acc = [&](int64_t i) { return g.scratch + i * per_q + s_len; };  // [8, D]
   // Max is exact in any order, so per-tile maxima give attend()'s.
   float mx_stack[64];
