@@ -186,18 +186,25 @@ void row1(const TileArgs& p) {
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
         sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
-    alignas(16) int16_t sc[kGroups];  // the 8 group scales
-    _mm_store_si128(reinterpret_cast<__m128i*>(sc), _mm_cvtepu8_epi16(sm));
+    // [2][8] int16: the 8 group scales in both 128-bit lanes; group g's is
+    // picked into every int16 by one byte shuffle.
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const float dw = half_to_float(x[i].d), dmin = half_to_float(x[i].dmin);
     for (int t = 0; t < NT; ++t) {
       const BlockQ8_K& y = act_blocks(p, t)[i];
       __m256i sumi = _mm256_setzero_si256();
       for (int g = 0; g < kGroups; ++g) {
+        const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>((2 * g) | ((2 * g + 1) << 8)));
         const __m256i prod = _mm256_maddubs_epi16(codes(x[i].qs, g), load256(y.qs + 32 * g));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, _mm256_set1_epi16(sc[g])));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, _mm256_shuffle_epi8(scales16, pick)));
       }
-      const int32_t s = hsum_i32(sumi);
-      const int32_t m = hsum_i32(_mm256_madd_epi16(load256(y.bsums), mins16));
+      // S and M (exact int32 sums of their 8 lanes) reduced together.
+      const __m256i m_lanes = _mm256_madd_epi16(load256(y.bsums), mins16);
+      const __m256i h = _mm256_hadd_epi32(sumi, m_lanes);  // [S01 S23 M01 M23 | S45 S67 M45 M67]
+      const __m128i h4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+      const __m128i h2 = _mm_hadd_epi32(h4, h4);  // [S, M, S, M]
+      const int32_t s = _mm_cvtsi128_si32(h2);
+      const int32_t m = _mm_extract_epi32(h2, 1);
       acc[t] = std::fma(static_cast<float>(s), dw * y.d, acc[t]);
       acc_min[t] = std::fma(static_cast<float>(m), dmin * y.d, acc_min[t]);
     }
