@@ -66,7 +66,8 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
   }
 
   // Each thread owns a contiguous range of output rows and computes them for
-  // every token, so one weight row is read from memory once per call.
+  // every token, so one weight row is read from memory once per call (the
+  // same holds for all three loops below).
   const VecDotFn dot = k->dot;
   const VecDotTileFn tile = k->dot_tile;
   const VecDotBlockFn block = k->dot_block;
@@ -95,8 +96,6 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
     });
     return;
   }
-  // Each thread owns a contiguous range of output rows and computes them for
-  // every token, so one weight row is read from memory once per call.
   if (n_tokens == 1 || tile == nullptr) {
     pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
       for (int64_t o = o0; o < o1; ++o) {
