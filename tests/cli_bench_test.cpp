@@ -87,13 +87,14 @@ TEST(CliBench, JsonHasOneRowPerTestWithConsistentFigures) {
   std::set<std::string> tests;
   for (const auto& row : j) {
     for (const char* k :
-         {"model", "size_bytes", "size_gib", "n_params", "type", "kernels", "threads", "test",
-          "n_prompt", "n_gen", "n_depth", "reps", "samples_ts", "avg_ts", "stddev_ts"})
+         {"model", "size_bytes", "size_gib", "n_params", "type", "kernels", "kv_type", "threads",
+          "test", "n_prompt", "n_gen", "n_depth", "reps", "samples_ts", "avg_ts", "stddev_ts"})
       ASSERT_TRUE(row.contains(k)) << k << " missing in " << row.dump();
     EXPECT_EQ(row["model"], "tiny-qwen2.f32.gguf");
     EXPECT_EQ(row["n_params"].get<uint64_t>(), params);
     EXPECT_EQ(row["size_bytes"].get<uint64_t>(), 4 * params);  // all F32
     EXPECT_EQ(row["type"], "F32");
+    EXPECT_EQ(row["kv_type"], "f16");  // the default, as llama-bench's
     EXPECT_EQ(row["threads"], 1);
     EXPECT_EQ(row["reps"], 2);
     EXPECT_EQ(row["n_depth"], 0);
@@ -130,6 +131,17 @@ TEST(CliBench, DepthsAndThreadListsMultiplyTheTests) {
   EXPECT_EQ(seen, want);
 }
 
+TEST(CliBench, KvTypeFlagPicksTheCacheType) {
+  for (const char* kv : {"f32", "f16"}) {
+    auto r = frugal("bench " + quote(kTiny) + " -p 4 -n 2 -r 1 -t 1 -d 8 --kv-type " + kv +
+                    " -o json --no-warmup");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_array() && j.size() == 2) << r.out;
+    for (const auto& row : j) EXPECT_EQ(row["kv_type"], kv);
+  }
+}
+
 TEST(CliBench, MarkdownAndCsvTables) {
   auto md = frugal("bench " + quote(kTiny) + " -p 4 -n 0 -r 1 -t 1");
   ASSERT_EQ(md.code, 0) << md.err;
@@ -155,6 +167,7 @@ TEST(CliBench, BadFlagsAreOneLineErrors) {
   expect_one_line_error(frugal("bench " + m + " -d 1x"), "-d '1x'");
   expect_one_line_error(frugal("bench " + m + " -d 0,99999999"), "-d '99999999'");
   expect_one_line_error(frugal("bench " + m + " -o xml"), "-o 'xml'");
+  expect_one_line_error(frugal("bench " + m + " --kv-type q8_0"), "'q8_0' is not one of f16, f32");
   expect_one_line_error(frugal("bench " + m + " -p 0 -n 0"), "nothing to measure");
   expect_one_line_error(frugal("bench /nonexistent/model.gguf -r 1"), "/nonexistent/model.gguf");
   expect_one_line_error(frugal("mkmodel --shape nosuch --type q4_0 -o /dev/null"), "nosuch");

@@ -5,7 +5,9 @@
 // attention (softmax(q.k * scale) . v computed in long double) within 2e-6 of
 // the output range, so the ggml-ordered arithmetic is also correct
 // arithmetic; (3) std::exp in double for expf_poly, within 2 ulp over
-// [-87, 88], and its documented flush behaviour at the ends.
+// [-87, 88], and its documented flush behaviour at the ends; (4) an F16
+// K/V cache against the F32 reference over the same values rounded to half,
+// bit for bit, on every table, single queries and groups.
 // (End-to-end agreement with llama.cpp's arithmetic is in
 // runtime_parity_test.cpp.)
 #include <gtest/gtest.h>
@@ -14,10 +16,13 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/dispatch.h"
+#include "tensor/fp16.h"
 
 namespace frugal::kernels {
 namespace {
@@ -25,7 +30,26 @@ namespace {
 struct Case {
   int64_t D, n_kv, stride;
   std::vector<float> q, k, v;
+  std::vector<uint16_t> k16, v16;  // k and v as halves (with_halves)
 };
+
+// k16/v16 = k/v rounded to half, and k/v replaced by those halves widened:
+// the F32 cache that holds exactly what the F16 one holds.
+Case with_halves(Case c) {
+  for (auto [f, h] : {std::pair{&c.k, &c.k16}, std::pair{&c.v, &c.v16}}) {
+    h->resize(f->size());
+    for (size_t i = 0; i < f->size(); ++i) {
+      (*h)[i] = tensor::fp32_to_fp16((*f)[i]);
+      (*f)[i] = tensor::fp16_to_fp32((*h)[i]);
+    }
+  }
+  return c;
+}
+
+void set_kv(const Case& c, KvType type, const void*& k, const void*& v) {
+  k = type == KvType::kF16 ? static_cast<const void*>(c.k16.data()) : c.k.data();
+  v = type == KvType::kF16 ? static_cast<const void*>(c.v16.data()) : c.v.data();
+}
 
 Case make_case(int64_t D, int64_t n_kv, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -40,14 +64,15 @@ Case make_case(int64_t D, int64_t n_kv, uint32_t seed) {
   return c;
 }
 
-std::vector<float> run(const KernelTable& t, const Case& c, ScoreOrder order, float scale) {
+std::vector<float> run(const KernelTable& t, const Case& c, ScoreOrder order, float scale,
+                       KvType kv_type = KvType::kF32) {
   std::vector<float> scratch(static_cast<size_t>(attend_scores_len(c.n_kv) + attend_acc_len(c.D)),
                              std::numeric_limits<float>::quiet_NaN());  // must be overwritten
   std::vector<float> out(static_cast<size_t>(c.D), std::numeric_limits<float>::quiet_NaN());
   AttendArgs a;
   a.q = c.q.data();
-  a.k = c.k.data();
-  a.v = c.v.data();
+  set_kv(c, kv_type, a.k, a.v);
+  a.kv_type = kv_type;
   a.kv_stride = c.stride;
   a.n_kv = c.n_kv;
   a.head_dim = c.D;
@@ -77,20 +102,41 @@ TEST(Attention, EveryTableMatchesReferenceBitForBit) {
   }
 }
 
+// An F16 cache gives the bits of an F32 cache holding the same halves.
+TEST(Attention, HalfCacheMatchesFloatCacheOfTheSameValuesBitForBit) {
+  for (const KernelTable* t : available_kernels()) {
+    for (int64_t D : {64, 128, 80, 12}) {
+      for (int64_t n : {1, 2, 7, 8, 9, 31, 33, 70}) {
+        const Case c = with_halves(make_case(D, n, static_cast<uint32_t>(D * 77 + n)));
+        for (ScoreOrder order : {ScoreOrder::kBatch, ScoreOrder::kSingle}) {
+          auto want = run(ref_kernels(), c, order, 0.1f, KvType::kF32);
+          auto got = run(*t, c, order, 0.1f, KvType::kF16);
+          ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+              << t->isa << " D=" << D << " n=" << n << " order=" << static_cast<int>(order);
+        }
+      }
+    }
+  }
+}
+
 // A group of queries over one K/V (GQA heads x prompt rows, each with its
 // own causal length) gives each query exactly what attend() alone gives.
-TEST(Attention, GroupOfQueriesMatchesOneAtATimeBitForBit) {
+class AttentionGroup : public ::testing::TestWithParam<KvType> {};
+
+TEST_P(AttentionGroup, GroupOfQueriesMatchesOneAtATimeBitForBit) {
+  const KvType kv_type = GetParam();
   for (const KernelTable* t : available_kernels()) {
     for (int64_t D : {64, 128, 12}) {
       const int64_t max_n = 77;
-      Case c = make_case(D, max_n, static_cast<uint32_t>(D + 5));
+      Case c = with_halves(make_case(D, max_n, static_cast<uint32_t>(D + 5)));
       for (int64_t m : {1, 3, 12}) {
         std::mt19937 rng(static_cast<uint32_t>(m * 31 + D));
         std::normal_distribution<float> nd(0.0f, 1.0f);
         std::vector<float> qs(static_cast<size_t>(m * D));
         for (auto& x : qs) x = 2.0f * nd(rng);
         std::vector<AttendQuery> queries(static_cast<size_t>(m));
-        std::vector<float> outs(static_cast<size_t>(m * D), std::numeric_limits<float>::quiet_NaN());
+        std::vector<float> outs(static_cast<size_t>(m * D),
+                                std::numeric_limits<float>::quiet_NaN());
         for (int64_t i = 0; i < m; ++i) {
           // Lengths around tile (32) and lane (8) edges, and the longest.
           const int64_t lens[] = {1, 7, 8, 31, 32, 33, 40, 64, 65, 70, 76, 77};
@@ -99,7 +145,8 @@ TEST(Attention, GroupOfQueriesMatchesOneAtATimeBitForBit) {
         }
         for (ScoreOrder order : {ScoreOrder::kBatch, ScoreOrder::kSingle}) {
           AttendGroupArgs g;
-          g.k = c.k.data(), g.v = c.v.data(), g.kv_stride = c.stride, g.head_dim = D;
+          set_kv(c, kv_type, g.k, g.v);
+          g.kv_type = kv_type, g.kv_stride = c.stride, g.head_dim = D;
           g.scale = 0.125f, g.order = order, g.queries = queries.data(), g.n_queries = m;
           std::vector<float> scratch(static_cast<size_t>(attend_group_scratch_len(m, max_n, D)),
                                      std::numeric_limits<float>::quiet_NaN());
@@ -111,14 +158,19 @@ TEST(Attention, GroupOfQueriesMatchesOneAtATimeBitForBit) {
             one.q.assign(qs.begin() + i * D, qs.begin() + (i + 1) * D);
             auto want = run(ref_kernels(), one, order, 0.125f);
             ASSERT_EQ(0, std::memcmp(want.data(), outs.data() + i * D, D * sizeof(float)))
-                << t->isa << " D=" << D << " m=" << m << " query " << i
-                << " n_kv=" << one.n_kv << " order=" << static_cast<int>(order);
+                << t->isa << " D=" << D << " m=" << m << " query " << i << " n_kv=" << one.n_kv
+                << " order=" << static_cast<int>(order);
           }
         }
       }
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(KvTypes, AttentionGroup, ::testing::Values(KvType::kF32, KvType::kF16),
+                         [](const auto& info) {
+                           return std::string(info.param == KvType::kF16 ? "F16" : "F32");
+                         });
 
 TEST(Attention, MatchesDoublePrecisionAttention) {
   for (const KernelTable* t : available_kernels()) {

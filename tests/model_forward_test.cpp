@@ -2,7 +2,9 @@
 // `transformers` (float32, eager attention): logits at every prompt position
 // and a 32-token greedy continuation, as produced by tools/gen_tiny_models.py
 // into tests/data/models (versions in the .json files). F16/BF16 variants are
-// compared with HF run on the same rounded weights.
+// compared with HF run on the same rounded weights. An F16 KV cache is held to
+// the same tolerance, and must hold exactly the F32 cache's first-layer
+// entries rounded to half.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include "common/thread_pool.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "tensor/fp16.h"
 
 namespace frugal::model {
 namespace {
@@ -67,10 +70,12 @@ int64_t argmax(const float* x, int64_t n) {
   return std::max_element(x, x + n) - x;
 }
 
-// Max abs difference within 1e-3 of the reference row's range, same argmax.
-void expect_row_matches(const float* got, const float* want, int64_t n, const std::string& where) {
+// Max abs difference within rel_tol (default 1e-3) of the reference row's
+// range, same argmax.
+void expect_row_matches(const float* got, const float* want, int64_t n, const std::string& where,
+                        float rel_tol = 1e-3f) {
   const auto [lo, hi] = std::minmax_element(want, want + n);
-  const float tol = 1e-3f * (*hi - *lo);
+  const float tol = rel_tol * (*hi - *lo);
   float max_diff = 0;
   for (int64_t i = 0; i < n; ++i) max_diff = std::max(max_diff, std::abs(got[i] - want[i]));
   EXPECT_LE(max_diff, tol) << where;
@@ -164,9 +169,50 @@ TEST_P(ForwardTest, GreedyContinuationMatchesHf) {
   EXPECT_EQ(got, g_.greedy);
 }
 
+// A half-precision KV cache: prefill of part of the prompt, then the rest
+// token by token. Storing K and V as halves rounds each entry by up to 2^-11
+// of itself, on top of the float arithmetic the 1e-3 tolerance is for; the
+// worst row measured here is 1.07e-3 of the range (tiny-llama, F16 weights),
+// so these rows get 2e-3. A wrong position, head or stride would miss by a
+// sizeable fraction of the range.
+TEST_P(ForwardTest, HalfKvCacheMatchesHf) {
+  KvCache cache(g_.model->hparams(), 64, KvType::kF16);
+  const int64_t T0 = 9;
+  std::vector<float> logits(static_cast<size_t>(T0 * V()));  // [T0, V]
+  Status st = g_.model->forward(std::span(g_.prompt).first(T0), cache, logits, true, *pool_);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  for (int64_t t = 0; t < T(); ++t) {
+    if (t >= T0) {
+      st = g_.model->forward(std::span(g_.prompt).subspan(t, 1), cache, logits, false, *pool_);
+      ASSERT_TRUE(st.ok()) << st.error().message;
+    }
+    expect_row_matches(logits.data() + (t < T0 ? t * V() : 0), g_.logits.data() + t * V(), V(),
+                       "position " + std::to_string(t), 2e-3f);
+  }
+}
+
+// Layer 0's K and V do not depend on attention, so an F16 cache holds
+// exactly the F32 cache's layer-0 entries rounded to half.
+TEST_P(ForwardTest, HalfKvCacheHoldsTheRoundedFloatEntries) {
+  const auto& hp = g_.model->hparams();
+  KvCache f32(hp, 64, KvType::kF32), f16(hp, 64, KvType::kF16);
+  std::vector<float> logits(static_cast<size_t>(V()));  // [V]
+  for (KvCache* c : {&f32, &f16}) {
+    Status st = g_.model->forward(g_.prompt, *c, logits, false, *pool_);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  const auto* h_k = static_cast<const uint16_t*>(f16.k(0));  // [C, Hkv*D]
+  const auto* h_v = static_cast<const uint16_t*>(f16.v(0));  // [C, Hkv*D]
+  for (int64_t i = 0; i < T() * f32.kv_dim(); ++i) {
+    ASSERT_EQ(h_k[i], tensor::fp32_to_fp16(f32.k_f32(0)[i])) << i;
+    ASSERT_EQ(h_v[i], tensor::fp32_to_fp16(f32.v_f32(0)[i])) << i;
+  }
+}
+
 // Continuous batching: three sequences in one forward_batch (a 9-token
 // prefill, a 1-token decode step after 6 cached tokens, a 4-token chunk after
-// 11) give each sequence exactly the logits forward() gives it alone.
+// 11; the second on an F16 cache) give each sequence exactly the logits
+// forward() gives it alone.
 TEST_P(ForwardTest, BatchOfSequencesEqualsEachAloneBitForBit) {
   const auto& hp = g_.model->hparams();
   struct Seq {
@@ -175,8 +221,9 @@ TEST_P(ForwardTest, BatchOfSequencesEqualsEachAloneBitForBit) {
   const Seq plan[] = {{0, 9}, {6, 1}, {11, 4}};
   std::vector<KvCache> alone, batched;
   for (size_t i = 0; i < 3; ++i) {
-    alone.emplace_back(hp, 64);
-    batched.emplace_back(hp, 64);
+    const KvType type = i == 1 ? KvType::kF16 : KvType::kF32;
+    alone.emplace_back(hp, 64, type);
+    batched.emplace_back(hp, 64, type);
   }
   std::vector<float> scratch(static_cast<size_t>(V()));
   std::vector<std::vector<float>> want(3), got(3, std::vector<float>(static_cast<size_t>(V())));

@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "common/process_memory.h"
 #include "model/model.h"
+#include "tensor/fp16.h"
 
 namespace frugal::model {
 namespace {
@@ -22,7 +25,9 @@ HParams shapes() {
   return hp;
 }
 
-double rss_mib() { return static_cast<double>(process_memory().rss_bytes) / kMiB; }
+double rss_mib() {
+  return static_cast<double>(process_memory().rss_bytes) / kMiB;
+}
 
 TEST(KvCache, CommitsMemoryOnlyForWrittenPositions) {
   if (process_memory().rss_bytes == 0) GTEST_SKIP() << "no /proc/self/status here";
@@ -31,16 +36,63 @@ TEST(KvCache, CommitsMemoryOnlyForWrittenPositions) {
   ASSERT_EQ(cache.capacity(), 8192);
   const double after_alloc = rss_mib();
   EXPECT_LT(after_alloc - before, 8.0) << "128 MiB of K/V were committed up front";
-  EXPECT_EQ(cache.k(3)[8191 * 512 + 511], 0.0f);  // reads as zeros
-  EXPECT_EQ(cache.v(0)[0], 0.0f);
+  EXPECT_EQ(cache.k_f32(3)[8191 * 512 + 511], 0.0f);  // reads as zeros
+  EXPECT_EQ(cache.v_f32(0)[0], 0.0f);
   // Fill layer 0's K and V for 4096 positions: 2 x 8 MiB become resident.
-  std::fill(cache.k(0), cache.k(0) + 4096 * 512, 1.0f);
-  std::fill(cache.v(0), cache.v(0) + 4096 * 512, 2.0f);
+  std::fill(cache.k_f32(0), cache.k_f32(0) + 4096 * 512, 1.0f);
+  std::fill(cache.v_f32(0), cache.v_f32(0) + 4096 * 512, 2.0f);
   const double after_write = rss_mib();
   EXPECT_GT(after_write - after_alloc, 15.0);
   EXPECT_LT(after_write - after_alloc, 24.0);
-  EXPECT_EQ(cache.k(0)[4095 * 512], 1.0f);
-  EXPECT_EQ(cache.v(0)[4096 * 512], 0.0f);  // the next position is still untouched
+  EXPECT_EQ(cache.k_f32(0)[4095 * 512], 1.0f);
+  EXPECT_EQ(cache.v_f32(0)[4096 * 512], 0.0f);  // the next position is still untouched
+}
+
+// An F16 cache holds each stored value rounded to half (round to nearest
+// even) in half the memory of an F32 one.
+TEST(KvCache, HalfCacheStoresRoundedValuesInHalfTheMemory) {
+  EXPECT_EQ(KvCache::bytes_per_position(shapes(), KvType::kF32), 2u * 4 * 512 * 4);
+  EXPECT_EQ(KvCache::bytes_per_position(shapes(), KvType::kF16), 2u * 4 * 512 * 2);
+  const double before = rss_mib();
+  KvCache cache(shapes(), 8192, KvType::kF16);
+  ASSERT_EQ(cache.capacity(), 8192);
+  EXPECT_EQ(cache.type(), KvType::kF16);
+  EXPECT_EQ(cache.k_f32(0), nullptr);  // no float view of halves
+  const int64_t n_pos = 4096;
+  std::vector<float> k(static_cast<size_t>(n_pos * 512)), v(k.size());  // [n_pos, Hkv*D]
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = 1.0f + static_cast<float>(i % 1000) * 1e-4f;  // most are not halves
+    v[i] = -65504.0f * 2;                                // beyond half's range: inf
+  }
+  cache.store(2, 10, n_pos, k.data(), v.data());
+  if (process_memory().rss_bytes != 0) {
+    const double grown = rss_mib() - before;  // 2 x 4 MiB of halves, plus k and v here (16 MiB)
+    EXPECT_GT(grown, 16.0 + 7.0);
+    EXPECT_LT(grown, 16.0 + 12.0);
+  }
+  const auto* kh = static_cast<const uint16_t*>(cache.k(2));  // [C, Hkv*D]
+  const auto* vh = static_cast<const uint16_t*>(cache.v(2));  // [C, Hkv*D]
+  EXPECT_EQ(kh[10 * 512 - 1], 0u);                            // before the stored range: untouched
+  for (size_t i = 0; i < k.size(); i += 37) {
+    ASSERT_EQ(kh[10 * 512 + i], tensor::fp32_to_fp16(k[i])) << i;
+    ASSERT_EQ(vh[10 * 512 + i], 0xfc00u) << i;  // -inf
+  }
+  EXPECT_EQ(tensor::fp16_to_fp32(kh[10 * 512 + 3]),
+            tensor::fp16_to_fp32(tensor::fp32_to_fp16(k[3])));
+  EXPECT_EQ(kh[(10 + n_pos) * 512], 0u);  // after it: untouched
+}
+
+TEST(KvCache, TypeNamesRoundTripAndOthersAreRefused) {
+  for (KvType t : {KvType::kF32, KvType::kF16}) {
+    auto parsed = parse_kv_type(kv_type_name(t));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, t);
+  }
+  for (const char* bad : {"", "F16", "q8_0", "f16 ", "bf16"}) {
+    auto parsed = parse_kv_type(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.error().message.find("f16, f32"), std::string::npos);
+  }
 }
 
 TEST(KvCache, ImpossibleSizesGiveAnEmptyCache) {
@@ -53,10 +105,10 @@ TEST(KvCache, ImpossibleSizesGiveAnEmptyCache) {
 
 TEST(KvCache, MovesKeepTheData) {
   KvCache a(shapes(), 16);
-  a.k(1)[5] = 3.0f;
+  a.k_f32(1)[5] = 3.0f;
   a.n_past = 6;
   KvCache b = std::move(a);
-  EXPECT_EQ(b.k(1)[5], 3.0f);
+  EXPECT_EQ(b.k_f32(1)[5], 3.0f);
   EXPECT_EQ(b.n_past, 6);
   EXPECT_EQ(b.capacity(), 16);
 }

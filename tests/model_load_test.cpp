@@ -231,8 +231,10 @@ TEST(ForwardArgsTest, BadTokenIdLeavesCacheUnchanged) {
   std::vector<float> logits(static_cast<size_t>(4 * V));  // [T, V]
   const std::vector<int32_t> first = {1, 2};
   ASSERT_TRUE(model.forward(first, cache, logits, false, pool).ok());
-  const std::vector<float> k_before(cache.k(0), cache.k(0) + 8 * cache.kv_dim());  // [C, Hkv*D]
-  const std::vector<float> v_before(cache.v(1), cache.v(1) + 8 * cache.kv_dim());  // [C, Hkv*D]
+  const std::vector<float> k_before(cache.k_f32(0),
+                                    cache.k_f32(0) + 8 * cache.kv_dim());  // [C, Hkv*D]
+  const std::vector<float> v_before(cache.v_f32(1),
+                                    cache.v_f32(1) + 8 * cache.kv_dim());  // [C, Hkv*D]
 
   for (int32_t bad : {static_cast<int32_t>(V), -1, 1 << 30}) {
     const std::vector<int32_t> tokens = {3, bad, 4};
@@ -240,8 +242,8 @@ TEST(ForwardArgsTest, BadTokenIdLeavesCacheUnchanged) {
     ASSERT_FALSE(st.ok());
     EXPECT_NE(st.error().message.find("token id"), std::string::npos) << st.error().message;
     EXPECT_EQ(cache.n_past, 2);
-    EXPECT_EQ(std::vector<float>(cache.k(0), cache.k(0) + 8 * cache.kv_dim()), k_before);
-    EXPECT_EQ(std::vector<float>(cache.v(1), cache.v(1) + 8 * cache.kv_dim()), v_before);
+    EXPECT_EQ(std::vector<float>(cache.k_f32(0), cache.k_f32(0) + 8 * cache.kv_dim()), k_before);
+    EXPECT_EQ(std::vector<float>(cache.v_f32(1), cache.v_f32(1) + 8 * cache.kv_dim()), v_before);
   }
 }
 

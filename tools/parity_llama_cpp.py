@@ -68,7 +68,7 @@ def main():
     ap.add_argument("--chunks", type=int, default=4)
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--kv", choices=["f16", "f32"], default="f16",
-                    help="llama.cpp KV cache type (f16 is its default)")
+                    help="KV cache type of both engines (f16 is both CLIs' default)")
     ap.add_argument("--frugal", default=os.path.join(ROOT, "build", "frugal"))
     ap.add_argument("--results", default=os.path.join(ROOT, "docs", "results", "parity.jsonl"))
     args = ap.parse_args()
@@ -76,7 +76,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "frugal.logits")
         cmd = [args.frugal, "perplexity", args.model, args.text, "-c", str(args.ctx),
-               "--chunks", str(args.chunks), "-t", str(args.threads), "--json",
+               "--chunks", str(args.chunks), "-t", str(args.threads), "--kv-type", args.kv, "--json",
                "--logits-out", dump]
         print("running:", " ".join(cmd), file=sys.stderr)
         frugal_out = json.loads(subprocess.run(cmd, check=True, capture_output=True,

@@ -134,10 +134,11 @@ std::string json_escape(const std::string& s) {
 }
 
 void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs,
-                   const std::string& fmt_name, int reps) {
+                   const std::string& fmt_name, int reps, model::KvType kv_type) {
   const double gib = m.n_bytes / (1024.0 * 1024.0 * 1024.0);
   const double params_b = m.n_params / 1e9;
   const std::string isa = kernels::active_kernels().isa;
+  const char* kv = model::kv_type_name(kv_type);
   if (fmt_name == "json") {
     std::printf("[\n");
     for (size_t i = 0; i < rs.size(); ++i) {
@@ -147,11 +148,12 @@ void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs,
         samples += fmt::format("{}{:.6g}", j ? ", " : "", r.samples_ts[j]);
       std::printf(
           "  {\"model\": \"%s\", \"size_bytes\": %llu, \"size_gib\": %.6f, \"n_params\": %llu, "
-          "\"type\": \"%s\", \"kernels\": \"%s\", \"threads\": %d, \"test\": \"%s\", \"n_prompt\": "
+          "\"type\": \"%s\", \"kernels\": \"%s\", \"kv_type\": \"%s\", \"threads\": %d, \"test\": "
+          "\"%s\", \"n_prompt\": "
           "%lld, \"n_gen\": %lld, \"n_depth\": %lld, \"reps\": %d, \"samples_ts\": [%s], "
           "\"avg_ts\": %.6g, \"stddev_ts\": %.6g}%s\n",
           json_escape(m.name).c_str(), static_cast<unsigned long long>(m.n_bytes), gib,
-          static_cast<unsigned long long>(m.n_params), json_escape(m.type).c_str(), isa.c_str(),
+          static_cast<unsigned long long>(m.n_params), json_escape(m.type).c_str(), isa.c_str(), kv,
           r.threads, r.test.c_str(), static_cast<long long>(r.n_prompt),
           static_cast<long long>(r.n_gen), static_cast<long long>(r.depth), reps, samples.c_str(),
           r.mean(), r.stddev(), i + 1 < rs.size() ? "," : "");
@@ -159,22 +161,22 @@ void print_results(const ModelFacts& m, const std::vector<BenchResult>& rs,
     std::printf("]\n");
   } else if (fmt_name == "csv") {
     std::printf(
-        "model,size_bytes,n_params,type,kernels,threads,test,n_prompt,n_gen,n_depth,avg_ts,stddev_"
-        "ts\n");
+        "model,size_bytes,n_params,type,kernels,kv_type,threads,test,n_prompt,n_gen,n_depth,avg_"
+        "ts,stddev_ts\n");
     for (const auto& r : rs)
-      std::printf("\"%s\",%llu,%llu,%s,%s,%d,%s,%lld,%lld,%lld,%.4f,%.4f\n", m.name.c_str(),
+      std::printf("\"%s\",%llu,%llu,%s,%s,%s,%d,%s,%lld,%lld,%lld,%.4f,%.4f\n", m.name.c_str(),
                   static_cast<unsigned long long>(m.n_bytes),
-                  static_cast<unsigned long long>(m.n_params), m.type.c_str(), isa.c_str(),
+                  static_cast<unsigned long long>(m.n_params), m.type.c_str(), isa.c_str(), kv,
                   r.threads, r.test.c_str(), static_cast<long long>(r.n_prompt),
                   static_cast<long long>(r.n_gen), static_cast<long long>(r.depth), r.mean(),
                   r.stddev());
   } else {
-    std::printf("| model | size | params | type | kernels | threads | test | t/s |\n");
-    std::printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |\n");
+    std::printf("| model | size | params | type | kernels | kv | threads | test | t/s |\n");
+    std::printf("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |\n");
     for (const auto& r : rs)
-      std::printf("| %s | %.2f GiB | %.2f B | %s | %s | %d | %s | %.2f ± %.2f |\n", m.name.c_str(),
-                  gib, params_b, m.type.c_str(), isa.c_str(), r.threads, r.test.c_str(), r.mean(),
-                  r.stddev());
+      std::printf("| %s | %.2f GiB | %.2f B | %s | %s | %s | %d | %s | %.2f ± %.2f |\n",
+                  m.name.c_str(), gib, params_b, m.type.c_str(), isa.c_str(), kv, r.threads,
+                  r.test.c_str(), r.mean(), r.stddev());
   }
   std::fflush(stdout);
 }
@@ -201,7 +203,7 @@ Action add_bench_command(CLI::App& app) {
                                  "Measure prefill (pp) and decode (tg) tokens/s, like llama-bench");
   struct Opts {
     std::string path;
-    std::string p = "512", n = "128", r = "5", t, d = "0", o = "md";
+    std::string p = "512", n = "128", r = "5", t, d = "0", o = "md", kv = "f16";
     bool no_warmup = false;
   };
   auto o = std::make_shared<Opts>();
@@ -214,6 +216,8 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-d,--n-depth", o->d,
                   "Cached positions before each test, comma-separated (default 0)");
   cmd->add_option("-o,--output", o->o, "Output format: md, csv or json (default md)");
+  cmd->add_option("--kv-type", o->kv,
+                  "KV cache element type: f16 (default, as llama.cpp's) or f32");
   cmd->add_flag("--no-warmup", o->no_warmup,
                 "Skip the untimed run before each test (when a driver warms up itself)");
   cmd->footer(
@@ -239,6 +243,8 @@ Action add_bench_command(CLI::App& app) {
     const int64_t n_prompt = (*p)[0], n_gen = (*n)[0];
     const int reps = static_cast<int>((*r)[0]);
     if (n_prompt == 0 && n_gen == 0) return fail("bench: -p and -n are both 0: nothing to measure");
+    auto kv_type = model::parse_kv_type(o->kv);
+    if (!kv_type.ok()) return fail("bench: " + kv_type.error().message);
 
     auto file = gguf::File::open(o->path);
     if (!file.ok()) return fail(file.error().message);
@@ -252,16 +258,18 @@ Action add_bench_command(CLI::App& app) {
     std::sort(depths.begin(), depths.end());
     depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
     const int64_t capacity = depths.back() + std::max(n_prompt, n_gen);
-    // K and V, float32, every layer: refuse a cache larger than physical memory
-    // (the vector would be zero-filled and the process killed, not an error).
-    const double cache_bytes = 2.0 * hp.n_layer * capacity * hp.n_head_kv * hp.head_dim * 4;
+    // K and V, every layer: refuse a cache larger than physical memory (it
+    // would be committed as it fills and the process killed, not an error).
+    const double cache_bytes =
+        static_cast<double>(capacity) *
+        static_cast<double>(model::KvCache::bytes_per_position(hp, *kv_type));
     const double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
     if (phys > 0 && cache_bytes > phys)
       return fail(
           fmt::format("bench: KV cache for {} positions would need {:.1f} GiB, more than "
                       "this machine's {:.1f} GiB",
                       capacity, cache_bytes / (1 << 30), phys / (1 << 30)));
-    model::KvCache cache(hp, capacity);
+    model::KvCache cache(hp, capacity, *kv_type);
     if (cache.capacity() != capacity)
       return fail(fmt::format("bench: cannot allocate a KV cache of {} positions", capacity));
 
@@ -326,7 +334,7 @@ Action add_bench_command(CLI::App& app) {
         cache.n_past = depth;
       }
     }
-    print_results(facts, results, o->o, reps);
+    print_results(facts, results, o->o, reps, *kv_type);
     return 0;
   };
 }

@@ -24,6 +24,7 @@ struct PplFlags {
   int64_t ctx = 512;
   int64_t chunks = -1;
   int64_t batch = 512;
+  std::string kv_type = "f16";
   bool json = false;
 };
 
@@ -90,6 +91,9 @@ Action add_perplexity_command(CLI::App& app) {
   cmd->add_option("--chunks", f->chunks, "Evaluate only the first N chunks (default: all)");
   cmd->add_option("-b,--batch-size", f->batch, "Tokens per forward pass (default 512)");
   cmd->add_option("-t,--threads", f->threads, "Threads (default: all hardware threads)");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default; half the memory) or f32 (the arithmetic of "
+                  "the parity tests)");
   cmd->add_flag("--json", f->json, "Print the result as JSON on stdout");
   cmd->add_option("--logits-out", f->logits_out,
                   "Write every scored next-token distribution (float32 logits) to this file, "
@@ -101,6 +105,9 @@ Action add_perplexity_command(CLI::App& app) {
     eo.model_path = f->model;
     eo.n_threads = f->threads;
     eo.n_ctx = f->ctx;
+    auto kv = model::parse_kv_type(f->kv_type);
+    if (!kv.ok()) return fail("--kv-type: " + kv.error().message);
+    eo.kv_type = *kv;
     const ProcessMemory before_load = process_memory();
     auto engine = runtime::Engine::load(eo);
     if (!engine.ok()) return fail(engine.error().message);

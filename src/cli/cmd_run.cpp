@@ -20,7 +20,9 @@ namespace frugal::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+void on_sigint(int) {
+  g_interrupted = true;
+}
 
 struct RunFlags {
   std::string model;
@@ -31,6 +33,7 @@ struct RunFlags {
   std::vector<std::string> stop;
   int threads = 0;
   int64_t ctx = 0;
+  std::string kv_type = "f16";
   int32_t max_tokens = -1;
   runtime::SamplingParams sampling;
   int64_t seed = -1;
@@ -83,14 +86,14 @@ void print_stats(const runtime::GenerationStats& s, runtime::FinishReason finish
                "\n[prompt: %lld tokens (%lld reused), prefill %.1f tok/s | generated: %lld tokens, "
                "decode %.1f tok/s | time to first token %.0f ms | finish: %s]\n",
                static_cast<long long>(s.n_prompt), static_cast<long long>(s.n_prompt_reused),
-               s.prefill_tps(), static_cast<long long>(s.n_generated), s.decode_tps(), s.ttft_s * 1e3,
-               std::string(runtime::finish_reason_name(finish)).c_str());
+               s.prefill_tps(), static_cast<long long>(s.n_generated), s.decode_tps(),
+               s.ttft_s * 1e3, std::string(runtime::finish_reason_name(finish)).c_str());
 }
 
 // Generates one reply to `prompt`, printing as it goes; returns the raw text.
 Result<std::string> reply(runtime::Session& session, const runtime::Engine& engine,
-                          const ProcessMemory& before_load,
-                          const RunFlags& f, std::vector<int32_t> prompt, bool color) {
+                          const ProcessMemory& before_load, const RunFlags& f,
+                          std::vector<int32_t> prompt, bool color) {
   runtime::GenerateRequest req;
   req.prompt = std::move(prompt);
   req.sampling = f.sampling;
@@ -125,7 +128,8 @@ int run(RunFlags f) {
     f.sampling.seed = std::random_device{}();
   }
   if (auto st = f.sampling.validate(); !st.ok()) return fail(st.error().message);
-  if (f.max_tokens < -1) return fail(fmt::format("--max-tokens must be >= -1, got {}", f.max_tokens));
+  if (f.max_tokens < -1)
+    return fail(fmt::format("--max-tokens must be >= -1, got {}", f.max_tokens));
   const bool color = f.color == "always" || (f.color == "auto" && isatty(STDOUT_FILENO));
 
   runtime::EngineOptions opt;
@@ -133,16 +137,21 @@ int run(RunFlags f) {
   opt.n_threads = f.threads;
   opt.n_ctx = f.ctx;
   opt.chat_template = f.chat_template;
+  auto kv = model::parse_kv_type(f.kv_type);
+  if (!kv.ok()) return fail("--kv-type: " + kv.error().message);
+  opt.kv_type = *kv;
   const ProcessMemory before_load = process_memory();
   auto engine_r = runtime::Engine::load(opt);
   if (!engine_r.ok()) return fail(engine_r.error().message);
   const runtime::Engine& engine = **engine_r;
   if (f.verbose)
-    std::fprintf(stderr, "[loaded %s in %.2f s: %s, %lld layers, context %lld, %d threads, RSS %.1f MiB]\n",
-                 f.model.c_str(), engine.load_seconds(), engine.model().hparams().arch.c_str(),
-                 static_cast<long long>(engine.model().hparams().n_layer),
-                 static_cast<long long>(engine.n_ctx()), engine.pool().size(),
-                 static_cast<double>(process_memory().rss_bytes) / (1024.0 * 1024.0));
+    std::fprintf(
+        stderr,
+        "[loaded %s in %.2f s: %s, %lld layers, context %lld, KV %s, %d threads, RSS %.1f MiB]\n",
+        f.model.c_str(), engine.load_seconds(), engine.model().hparams().arch.c_str(),
+        static_cast<long long>(engine.model().hparams().n_layer),
+        static_cast<long long>(engine.n_ctx()), model::kv_type_name(engine.kv_type()),
+        engine.pool().size(), static_cast<double>(process_memory().rss_bytes) / (1024.0 * 1024.0));
   runtime::Session session(engine);
   std::signal(SIGINT, on_sigint);
 
@@ -182,8 +191,10 @@ int run(RunFlags f) {
 
   const bool interactive = isatty(STDIN_FILENO);
   if (interactive)
-    std::fprintf(stderr, "Chatting with %s. Type /exit to quit, /clear to start over, Ctrl-C stops a reply.\n",
-                 f.model.c_str());
+    std::fprintf(
+        stderr,
+        "Chatting with %s. Type /exit to quit, /clear to start over, Ctrl-C stops a reply.\n",
+        f.model.c_str());
   std::string line;
   for (;;) {
     if (interactive) std::fputs(color ? "\033[1m> \033[0m" : "> ", stdout), std::fflush(stdout);
@@ -208,24 +219,37 @@ int run(RunFlags f) {
 }  // namespace
 
 Action add_run_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "Run a model: one answer for PROMPT, or an interactive chat");
+  auto* cmd =
+      app.add_subcommand("run", "Run a model: one answer for PROMPT, or an interactive chat");
   auto f = std::make_shared<RunFlags>();
   cmd->add_option("MODEL", f->model, "Path to a .gguf model file")->required();
-  cmd->add_option("PROMPT", f->prompt, "Prompt for a one-shot answer; omit for an interactive chat");
+  cmd->add_option("PROMPT", f->prompt,
+                  "Prompt for a one-shot answer; omit for an interactive chat");
   cmd->add_option("-s,--system", f->system, "System prompt");
   cmd->add_option("-t,--threads", f->threads, "Threads (default: all hardware threads)");
-  cmd->add_option("-c,--ctx-size", f->ctx, "Context size in tokens (default: the model's, at most 8192)");
-  cmd->add_option("-n,--max-tokens", f->max_tokens, "Most tokens to generate per reply (-1: until done or the context is full)");
-  cmd->add_option("--temp", f->sampling.temperature, "Temperature; 0 = greedy (default 0.6, R1's recommendation)");
+  cmd->add_option("-c,--ctx-size", f->ctx,
+                  "Context size in tokens (default: the model's, at most 8192)");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default; half the memory) or f32 (the arithmetic of "
+                  "the parity tests)");
+  cmd->add_option("-n,--max-tokens", f->max_tokens,
+                  "Most tokens to generate per reply (-1: until done or the context is full)");
+  cmd->add_option("--temp", f->sampling.temperature,
+                  "Temperature; 0 = greedy (default 0.6, R1's recommendation)");
   cmd->add_option("--top-p", f->sampling.top_p, "Nucleus sampling mass (default 0.95)");
   cmd->add_option("--top-k", f->sampling.top_k, "Keep the k most likely tokens; 0 = off (default)");
-  cmd->add_option("--min-p", f->sampling.min_p, "Drop tokens below min-p x the top probability; 0 = off");
-  cmd->add_option("--repeat-penalty", f->sampling.repetition_penalty, "Repetition penalty; 1 = off");
-  cmd->add_option("--presence-penalty", f->sampling.presence_penalty, "Presence penalty (OpenAI semantics)");
-  cmd->add_option("--frequency-penalty", f->sampling.frequency_penalty, "Frequency penalty (OpenAI semantics)");
+  cmd->add_option("--min-p", f->sampling.min_p,
+                  "Drop tokens below min-p x the top probability; 0 = off");
+  cmd->add_option("--repeat-penalty", f->sampling.repetition_penalty,
+                  "Repetition penalty; 1 = off");
+  cmd->add_option("--presence-penalty", f->sampling.presence_penalty,
+                  "Presence penalty (OpenAI semantics)");
+  cmd->add_option("--frequency-penalty", f->sampling.frequency_penalty,
+                  "Frequency penalty (OpenAI semantics)");
   cmd->add_option("--seed", f->seed, "Random seed (default: random)");
   cmd->add_option("--stop", f->stop, "Stop when this text is generated (repeatable)");
-  cmd->add_option("--chat-template", f->chat_template, "Force a chat template: deepseek-r1, chatml, llama3");
+  cmd->add_option("--chat-template", f->chat_template,
+                  "Force a chat template: deepseek-r1, chatml, llama3");
   cmd->add_flag("--raw", f->raw, "No chat template: continue PROMPT as plain text");
   cmd->add_flag("--hide-thinking", f->hide_thinking, "Do not show the model's reasoning");
   cmd->add_flag("-v,--verbose", f->verbose, "Print load info and per-reply statistics to stderr");

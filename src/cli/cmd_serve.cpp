@@ -17,6 +17,7 @@ struct ServeFlags {
   std::string reasoning_format = "deepseek";
   int32_t max_tokens_cap = 0;
   size_t max_body_bytes = 4u << 20;
+  std::string kv_type = "f16";
 };
 
 int serve(ServeFlags f) {
@@ -34,6 +35,9 @@ int serve(ServeFlags f) {
   auto rf = server::parse_reasoning_format(f.reasoning_format);
   if (!rf) return fail("--reasoning-format must be deepseek, reasoning or none");
   f.opt.reasoning_format = *rf;
+  auto kv = model::parse_kv_type(f.kv_type);
+  if (!kv.ok()) return fail("--kv-type: " + kv.error().message);
+  f.opt.engine.kv_type = *kv;
   if (f.opt.parallel < 1 || f.opt.parallel > 256) return fail("--parallel must be in [1, 256]");
   if (f.opt.queue < 0 || f.opt.queue > 4096) return fail("--queue must be in [0, 4096]");
   if (f.opt.port < 0 || f.opt.port > 65535) return fail("--port must be in [0, 65535]");
@@ -66,6 +70,10 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--port", o.port, "Port (default 8080)")->envname("FRUGAL_PORT");
   cmd->add_option("-c,--ctx-size", o.engine.n_ctx, "Context size per slot in tokens")
       ->envname("FRUGAL_CTX_SIZE");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default; half the memory) or f32 (the arithmetic of "
+                  "the parity tests)")
+      ->envname("FRUGAL_KV_TYPE");
   cmd->add_option("-t,--threads", o.engine.n_threads, "Threads (default: all hardware threads)")
       ->envname("FRUGAL_THREADS");
   cmd->add_option("--parallel", o.parallel, "Slots: requests generated concurrently (default 1)")

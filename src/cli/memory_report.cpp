@@ -13,8 +13,8 @@ namespace frugal::cli {
 void print_memory(const runtime::Engine& engine, const ProcessMemory& before_load) {
   const auto& hp = engine.model().hparams();
   const double mib = 1024.0 * 1024.0;
-  const double kv = 2.0 * static_cast<double>(hp.n_layer) * static_cast<double>(engine.n_ctx()) *
-                    static_cast<double>(hp.n_head_kv * hp.head_dim) * sizeof(float);
+  const double kv = static_cast<double>(engine.n_ctx()) *
+                    static_cast<double>(model::KvCache::bytes_per_position(hp, engine.kv_type()));
   const double file = static_cast<double>(engine.file().file_size());
   const auto m = process_memory();
   const double peak = static_cast<double>(m.peak_rss_bytes);

@@ -3,12 +3,14 @@
 
 #include "common/checked_math.h"
 #include "model/model.h"
+#include "tensor/fp16.h"
 
 namespace frugal::model {
 namespace {
 
-// Capacity clamped to >= 0, and to 0 when L * C * Hkv*D would overflow, so a
-// bad request gets an empty cache (and a "cache full" error) rather than UB.
+// Capacity clamped to >= 0, and to 0 when L * C * Hkv*D elements would
+// overflow, so a bad request gets an empty cache (and a "cache full" error)
+// rather than UB.
 int64_t safe_capacity(const HParams& hp, int64_t capacity) {
   if (capacity <= 0 || hp.n_layer < 0 || hp.n_head_kv < 0 || hp.head_dim < 0) return 0;
   auto n = checked_mul(static_cast<uint64_t>(hp.n_layer), static_cast<uint64_t>(capacity));
@@ -20,16 +22,52 @@ int64_t safe_capacity(const HParams& hp, int64_t capacity) {
 
 }  // namespace
 
-KvCache::KvCache(const HParams& hp, int64_t capacity)
+const char* kv_type_name(KvType t) {
+  return t == KvType::kF16 ? "f16" : "f32";
+}
+
+Result<KvType> parse_kv_type(std::string_view name) {
+  if (name == "f16") return KvType::kF16;
+  if (name == "f32") return KvType::kF32;
+  return make_error("KV cache type '{}' is not one of f16, f32", std::string(name));
+}
+
+uint64_t KvCache::bytes_per_position(const HParams& hp, KvType type) {
+  return 2 * static_cast<uint64_t>(std::max<int64_t>(0, hp.n_layer)) *
+         static_cast<uint64_t>(std::max<int64_t>(0, hp.n_head_kv * hp.head_dim)) *
+         kernels::kv_type_size(type);
+}
+
+KvCache::KvCache(const HParams& hp, int64_t capacity, KvType type)
     : capacity_(safe_capacity(hp, capacity)),
       kv_dim_(hp.n_head_kv * hp.head_dim),
       n_layer_(hp.n_layer),
-      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_) * sizeof(float)),  // [L, C, Hkv*D]
-      v_(k_.size()) {                                                           // [L, C, Hkv*D]
+      type_(type),
+      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_) * elem_),  // [L, C, Hkv*D]
+      v_(k_.size()) {                                                   // [L, C, Hkv*D]
   // The mapping failed (address space or overcommit limit): an empty cache,
   // which callers report as "cache full", never a crash.
   if (k_.size() != v_.size() || (capacity_ > 0 && kv_dim_ > 0 && n_layer_ > 0 && !v_.data()))
     capacity_ = 0, k_ = ZeroedPages(), v_ = ZeroedPages();
+}
+
+void KvCache::store(int64_t layer, int64_t pos, int64_t n_pos, const float* k_rows,
+                    const float* v_rows) {
+  const int64_t n = n_pos * kv_dim_;  // elements of each of K and V
+  const int64_t at = pos * kv_dim_;
+  if (type_ == KvType::kF32) {
+    std::copy_n(k_rows, n, k_f32(layer) + at);
+    std::copy_n(v_rows, n, v_f32(layer) + at);
+    return;
+  }
+  // Scalar conversion on purpose: it is a few thousand values per token per
+  // layer, next to the millions of weight bytes the same step reads.
+  uint16_t* kh = static_cast<uint16_t*>(k(layer)) + at;  // [n_pos, Hkv*D]
+  uint16_t* vh = static_cast<uint16_t*>(v(layer)) + at;  // [n_pos, Hkv*D]
+  for (int64_t i = 0; i < n; ++i) {
+    kh[i] = tensor::fp32_to_fp16(k_rows[i]);
+    vh[i] = tensor::fp32_to_fp16(v_rows[i]);
+  }
 }
 
 }  // namespace frugal::model

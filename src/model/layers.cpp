@@ -112,10 +112,8 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   for (const auto& sq : plan.seqs) {
     rope_rows(s.q.data() + sq.row0 * H * D, sq.n_tokens, H, sq.pos0, hp, rope_freqs);
     rope_rows(s.k.data() + sq.row0 * KVD, sq.n_tokens, Hkv, sq.pos0, hp, rope_freqs);
-    float* k_cache = sq.cache->k(layer);  // [C, Hkv*D]
-    float* v_cache = sq.cache->v(layer);  // [C, Hkv*D]
-    std::copy_n(s.k.begin() + sq.row0 * KVD, sq.n_tokens * KVD, k_cache + sq.pos0 * KVD);
-    std::copy_n(s.v.begin() + sq.row0 * KVD, sq.n_tokens * KVD, v_cache + sq.pos0 * KVD);
+    sq.cache->store(layer, sq.pos0, sq.n_tokens, s.k.data() + sq.row0 * KVD,
+                    s.v.data() + sq.row0 * KVD);  // [T_seq, Hkv*D] each
   }
 
   // Work items: up to kMaxGroupQueries queries that share one KV head (the
@@ -135,7 +133,8 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   int64_t heads_per_item = std::min(group, kMaxGroupQueries);
   const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
   int64_t n_row_blocks = 0;
-  for (const auto& sq : plan.seqs) n_row_blocks += (sq.n_tokens + rows_per_item - 1) / rows_per_item;
+  for (const auto& sq : plan.seqs)
+    n_row_blocks += (sq.n_tokens + rows_per_item - 1) / rows_per_item;
   const int64_t want = 2 * static_cast<int64_t>(pool.size());
   while (heads_per_item > 1 &&
          n_row_blocks * Hkv * ((group + heads_per_item - 1) / heads_per_item) < want)
@@ -160,17 +159,20 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
     for (size_t it = next.fetch_add(1); it < items.size(); it = next.fetch_add(1)) {
       const Item& item = items[it];
       const auto& sq = plan.seqs[static_cast<size_t>(item.seq)];
+      const kernels::KvType kv_type = sq.cache->type();
       kernels::AttendQuery queries[kMaxGroupQueries];
       int64_t m = 0;
       for (int64_t row = item.row0; row < item.row0 + item.n_rows; ++row)
         for (int64_t h = item.h0; h < item.h0 + item.n_heads; ++h)
-          queries[m++] = kernels::AttendQuery{
-              s.q.data() + (row * H + h) * D,      // [D]
-              sq.pos0 + (row - sq.row0) + 1,       // causal: positions 0 .. its own
-              s.attn.data() + (row * H + h) * D};  // [D]
+          queries[m++] =
+              kernels::AttendQuery{s.q.data() + (row * H + h) * D,  // [D]
+                                   sq.pos0 + (row - sq.row0) + 1,  // causal: positions 0 .. its own
+                                   s.attn.data() + (row * H + h) * D};  // [D]
       kernels::AttendGroupArgs a;
-      a.k = sq.cache->k(layer) + item.g * D;  // [n_kv, D] rows KVD apart
-      a.v = sq.cache->v(layer) + item.g * D;  // [n_kv, D] rows KVD apart
+      const size_t head_at = static_cast<size_t>(item.g * D) * kernels::kv_type_size(kv_type);
+      a.k = static_cast<const uint8_t*>(sq.cache->k(layer)) + head_at;  // [n_kv, D] rows KVD apart
+      a.v = static_cast<const uint8_t*>(sq.cache->v(layer)) + head_at;  // [n_kv, D] rows KVD apart
+      a.kv_type = kv_type;
       a.kv_stride = KVD;
       a.head_dim = D;
       a.scale = scale;

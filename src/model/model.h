@@ -14,12 +14,14 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
 #include "common/thread_pool.h"
 #include "common/zeroed_pages.h"
 #include "gguf/gguf_file.h"
+#include "kernels/cpu/attention.h"
 
 namespace frugal::model {
 
@@ -39,20 +41,39 @@ struct HParams {
   bool tied_output = false;  // output projection reuses token_embd
 };
 
-// Per-layer K and V for up to `capacity` positions, float32. K is stored after
-// RoPE. The caller bounds `capacity` (the engine checks it against memory
-// limits); a negative or overflowing capacity gives an empty cache.
+using kernels::KvType;
+
+// "f32" / "f16", and back (for flags and reports).
+const char* kv_type_name(KvType t);
+Result<KvType> parse_kv_type(std::string_view name);
+
+// Per-layer K and V for up to `capacity` positions, as float32 or IEEE half
+// (`type`; F16 halves the memory and the bytes attention reads, at the cost
+// of rounding each cached value to 11 significant bits, as llama.cpp's
+// default cache does). K is stored after RoPE. The caller bounds `capacity`
+// (the engine checks it against memory limits); a negative or overflowing
+// capacity gives an empty cache.
 class KvCache {
  public:
-  KvCache(const HParams& hp, int64_t capacity);
+  KvCache(const HParams& hp, int64_t capacity, KvType type = KvType::kF32);
   int64_t capacity() const { return capacity_; }
   int64_t kv_dim() const { return kv_dim_; }
   int64_t n_layer() const { return n_layer_; }
-  // [C, Hkv*D] for layer l
-  float* k(int64_t layer) { return k_base() + layer * capacity_ * kv_dim_; }
-  float* v(int64_t layer) { return v_base() + layer * capacity_ * kv_dim_; }
-  const float* k(int64_t layer) const { return k_base() + layer * capacity_ * kv_dim_; }
-  const float* v(int64_t layer) const { return v_base() + layer * capacity_ * kv_dim_; }
+  KvType type() const { return type_; }
+  // Bytes of K plus V per position over all layers.
+  static uint64_t bytes_per_position(const HParams& hp, KvType type);
+  // Layer l: [C, Hkv*D] elements of type(), position p at element p * kv_dim().
+  void* k(int64_t layer) { return k_base() + layer_offset(layer); }
+  void* v(int64_t layer) { return v_base() + layer_offset(layer); }
+  const void* k(int64_t layer) const { return k_base() + layer_offset(layer); }
+  const void* v(int64_t layer) const { return v_base() + layer_offset(layer); }
+  // The same as floats: only for an F32 cache (null for F16).
+  float* k_f32(int64_t layer) { return as_f32(k(layer)); }
+  float* v_f32(int64_t layer) { return as_f32(v(layer)); }
+  // Stores n_pos positions of float K and V rows ([n_pos, Hkv*D] each) at
+  // position pos of layer l, converted to type() (half: round to nearest
+  // even). The caller checks pos + n_pos <= capacity().
+  void store(int64_t layer, int64_t pos, int64_t n_pos, const float* k_rows, const float* v_rows);
   // Number of positions holding valid entries (the next position to write).
   int64_t n_past = 0;
 
@@ -60,12 +81,18 @@ class KvCache {
   int64_t capacity_;
   int64_t kv_dim_;
   int64_t n_layer_;
-  float* k_base() const { return static_cast<float*>(k_.data()); }
-  float* v_base() const { return static_cast<float*>(v_.data()); }
+  KvType type_;
+  size_t elem_ = kernels::kv_type_size(type_);
+  size_t layer_offset(int64_t layer) const {
+    return static_cast<size_t>(layer * capacity_ * kv_dim_) * elem_;
+  }
+  float* as_f32(void* p) const { return type_ == KvType::kF32 ? static_cast<float*>(p) : nullptr; }
+  uint8_t* k_base() const { return static_cast<uint8_t*>(k_.data()); }
+  uint8_t* v_base() const { return static_cast<uint8_t*>(v_.data()); }
   // Committed page by page as positions are written (common/zeroed_pages.h),
   // so RSS follows the context in use, not the capacity.
-  ZeroedPages k_;  // [L, C, Hkv*D] float
-  ZeroedPages v_;  // [L, C, Hkv*D] float
+  ZeroedPages k_;  // [L, C, Hkv*D] of type_
+  ZeroedPages v_;  // [L, C, Hkv*D] of type_
 };
 
 // One sequence of a batched forward (Model::forward_batch): its new tokens,

@@ -55,6 +55,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& opt) {
   if (n_ctx < 8) return make_error("context size {} is too small (minimum 8)", n_ctx);
   if (n_ctx > (int64_t{1} << 22)) return make_error("context size {} is too large", n_ctx);
   e->n_ctx_ = n_ctx;
+  e->kv_type_ = opt.kv_type;
 
   const auto& v = e->tokenizer_->vocab();
   auto token_text = [&](int32_t id) -> std::string {
@@ -105,7 +106,7 @@ std::vector<int32_t> Engine::text_prompt(std::string_view text) const {
 
 Session::Session(const Engine& engine)
     : engine_(engine),
-      cache_(engine.model().hparams(), engine.n_ctx()),
+      cache_(engine.model().hparams(), engine.n_ctx(), engine.kv_type()),
       logits_(static_cast<size_t>(engine.model().hparams().n_vocab)) {}
 
 void Session::reset() {

@@ -34,6 +34,10 @@ struct EngineOptions {
   int n_threads = 0;          // 0: one per hardware thread
   int64_t n_ctx = 0;          // 0: min(model's training context, 8192)
   std::string chat_template;  // "": from the model's metadata; else a kind name
+  // Element type of every session's KV cache. F32 by default here: the
+  // arithmetic the parity tests hold to llama.cpp's with an F32 cache. The
+  // CLI defaults to F16 (half the memory and the bytes read per position).
+  model::KvType kv_type = model::KvType::kF32;
   // Page the weights in during load (gguf::File::prefault), calling this with
   // (bytes done, bytes total) as it goes. Unset: pages come in on first use.
   std::function<void(uint64_t, uint64_t)> prefault_progress;
@@ -99,6 +103,7 @@ class Engine {
   const chat::Template& chat_template() const { return *template_; }
   ThreadPool& pool() const { return *pool_; }
   int64_t n_ctx() const { return n_ctx_; }
+  model::KvType kv_type() const { return kv_type_; }
   double load_seconds() const { return load_s_; }
 
   // Prompt tokens for a conversation: template, special tokens parsed, BOS
@@ -116,6 +121,7 @@ class Engine {
   std::optional<chat::Template> template_;
   std::unique_ptr<ThreadPool> pool_;
   int64_t n_ctx_ = 0;
+  model::KvType kv_type_ = model::KvType::kF32;
   double load_s_ = 0;
 };
 

@@ -57,7 +57,7 @@ Result<PerplexityResult> perplexity(const Engine& engine, std::span<const int32_
   const int64_t first = opt.n_ctx / 2;  // first scored logit position
   const bool bos = vocab.add_bos && vocab.bos >= 0;
 
-  model::KvCache cache(hp, opt.n_ctx);
+  model::KvCache cache(hp, opt.n_ctx, engine.kv_type());
   if (cache.capacity() != opt.n_ctx)
     return make_error("a KV cache of {} positions is too large", opt.n_ctx);
   std::vector<int32_t> chunk(static_cast<size_t>(opt.n_ctx));  // [n_ctx]

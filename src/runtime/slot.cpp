@@ -18,7 +18,7 @@ double seconds_since(Clock::time_point t0) {
 Slot::Slot(const Engine& engine, int64_t prefill_chunk)
     : engine_(engine),
       prefill_chunk_(std::max<int64_t>(1, prefill_chunk)),
-      cache_(engine.model().hparams(), engine.n_ctx()),
+      cache_(engine.model().hparams(), engine.n_ctx(), engine.kv_type()),
       logits_(static_cast<size_t>(engine.model().hparams().n_vocab)) {}
 
 size_t Slot::common_prefix(std::span<const int32_t> prompt) const {

@@ -341,9 +341,11 @@ int serve(const ServerOptions& opt_in) {
                                                st.opt.max_request_s);
     st.ready = true;
     std::fprintf(stderr,
-                 "frugal serve: model loaded in %.2f s (%s, context %lld, %d threads, %d slots)\n",
+                 "frugal serve: model loaded in %.2f s (%s, context %lld, KV %s, %d threads, %d "
+                 "slots)\n",
                  st.engine->load_seconds(), st.engine->model().hparams().arch.c_str(),
-                 static_cast<long long>(st.engine->n_ctx()), st.engine->pool().size(),
+                 static_cast<long long>(st.engine->n_ctx()),
+                 model::kv_type_name(st.engine->kv_type()), st.engine->pool().size(),
                  st.scheduler->n_slots());
   });
   svr.listen_after_bind();

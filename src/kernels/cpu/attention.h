@@ -14,24 +14,38 @@
 //           kSingle (tinyBLAS, which llama.cpp runs for P.V).
 // The scalar reference emulates those lanes exactly, so every table returns
 // the same bits (tests/kernels_attention_test.cpp).
+//
+// Keys and values are float32 or IEEE half (KvType). A half is widened to
+// float exactly and then used as above, so attending over an F16 cache gives
+// the bits attending over an F32 cache holding the same (rounded) values
+// gives. F16 halves the bytes read per cached position, which is what decode
+// at long context spends its time on.
 #pragma once
 
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace frugal::kernels {
 
 enum class ScoreOrder : uint8_t { kBatch, kSingle };
 
+// Element type of cached keys and values.
+enum class KvType : uint8_t { kF32, kF16 };
+inline size_t kv_type_size(KvType t) {
+  return t == KvType::kF16 ? 2 : 4;
+}
+
 struct AttendArgs {
   const float* q = nullptr;  // [D]
-  const float* k = nullptr;  // row j at k + j * kv_stride: [n_kv, D]
-  const float* v = nullptr;  // row j at v + j * kv_stride: [n_kv, D]
-  int64_t kv_stride = 0;     // floats between consecutive positions
-  int64_t n_kv = 0;          // positions attended (>= 1)
-  int64_t head_dim = 0;      // D
-  float scale = 1.0f;        // applied to each score before softmax
+  const void* k = nullptr;   // row j at element j * kv_stride: [n_kv, D] of kv_type
+  const void* v = nullptr;   // row j at element j * kv_stride: [n_kv, D] of kv_type
+  KvType kv_type = KvType::kF32;
+  int64_t kv_stride = 0;  // elements between consecutive positions
+  int64_t n_kv = 0;       // positions attended (>= 1)
+  int64_t head_dim = 0;   // D
+  float scale = 1.0f;     // applied to each score before softmax
   ScoreOrder order = ScoreOrder::kBatch;
   float* scores = nullptr;  // scratch [attend_scores_len(n_kv)]
   float* acc = nullptr;     // scratch [attend_acc_len(D)]
@@ -60,8 +74,9 @@ struct AttendQuery {
 };
 
 struct AttendGroupArgs {
-  const float* k = nullptr;  // as AttendArgs
-  const float* v = nullptr;
+  const void* k = nullptr;  // as AttendArgs
+  const void* v = nullptr;
+  KvType kv_type = KvType::kF32;
   int64_t kv_stride = 0;
   int64_t head_dim = 0;
   float scale = 1.0f;

@@ -71,10 +71,11 @@ void attend_group_with(const KernelTable& t, const AttendGroupArgs& g) {
   int64_t max_n = 0;
   for (int64_t i = 0; i < g.n_queries; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
   AttendArgs a;
-  a.k = g.k, a.v = g.v, a.kv_stride = g.kv_stride, a.head_dim = g.head_dim;
+  a.k = g.k, a.v = g.v, a.kv_type = g.kv_type, a.kv_stride = g.kv_stride;
+  a.head_dim = g.head_dim;
   a.scale = g.scale, a.order = g.order;
-  a.scores = g.scratch;                             // [n_kv rounded up to 8]
-  a.acc = g.scratch + attend_scores_len(max_n);     // [8, D]
+  a.scores = g.scratch;                          // [n_kv rounded up to 8]
+  a.acc = g.scratch + attend_scores_len(max_n);  // [8, D]
   for (int64_t i = 0; i < g.n_queries; ++i) {
     a.q = g.queries[i].q, a.n_kv = g.queries[i].n_kv, a.out = g.queries[i].out;
     t.attend(a);

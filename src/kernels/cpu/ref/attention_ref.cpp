@@ -8,9 +8,18 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/ref/vec_dot_ref.h"
+#include "tensor/fp16.h"
 
 namespace frugal::kernels::ref {
 namespace {
+
+// Cached element i as float: a half is widened exactly.
+inline float kv_at(const float* p, int64_t i) {
+  return p[i];
+}
+inline float kv_at(const uint16_t* p, int64_t i) {
+  return tensor::fp16_to_fp32(p[i]);
+}
 
 // (l0 + l2) + (l1 + l3) of a[l] = x[l + 4] + x[l]: the reduction of one
 // 8-lane register used by tinyBLAS and ggml's softmax sum.
@@ -20,23 +29,25 @@ float hsum8(const float* x) {
   return (a[0] + a[2]) + (a[1] + a[3]);
 }
 
-float score_single(const float* q, const float* k, int64_t D) {
+template <typename E>
+float score_single(const float* q, const E* k, int64_t D) {
   float acc[8] = {};
   int64_t i = 0;
   for (; i + 8 <= D; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] = std::fma(k[i + l], q[i + l], acc[l]);
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(kv_at(k, i + l), q[i + l], acc[l]);
   float s = hsum8(acc);
-  for (; i < D; ++i) s = std::fma(k[i], q[i], s);
+  for (; i < D; ++i) s = std::fma(kv_at(k, i), q[i], s);
   return s;
 }
 
-float score_batch(const float* q, const float* k, int64_t D) {
+template <typename E>
+float score_batch(const float* q, const E* k, int64_t D) {
   float acc[4][8] = {};
   const int64_t np = D & ~int64_t{31};
   for (int64_t i = 0; i < np; i += 32)
     for (int r = 0; r < 4; ++r)
       for (int l = 0; l < 8; ++l)
-        acc[r][l] = std::fma(k[i + 8 * r + l], q[i + 8 * r + l], acc[r][l]);
+        acc[r][l] = std::fma(kv_at(k, i + 8 * r + l), q[i + 8 * r + l], acc[r][l]);
   for (int l = 0; l < 8; ++l) {
     acc[0][l] = acc[0][l] + acc[2][l];
     acc[1][l] = acc[1][l] + acc[3][l];
@@ -45,18 +56,19 @@ float score_batch(const float* q, const float* k, int64_t D) {
   float t[4];
   for (int l = 0; l < 4; ++l) t[l] = acc[0][l] + acc[0][l + 4];
   float s = (t[0] + t[1]) + (t[2] + t[3]);
-  for (int64_t i = np; i < D; ++i) s = std::fma(k[i], q[i], s);
+  for (int64_t i = np; i < D; ++i) s = std::fma(kv_at(k, i), q[i], s);
   return s;
 }
 
-}  // namespace
-
-void attend(const AttendArgs& a) {
+template <typename E>
+void attend_typed(const AttendArgs& a) {
+  const E* k = static_cast<const E*>(a.k);
+  const E* v = static_cast<const E*>(a.v);
   const int64_t D = a.head_dim, n = a.n_kv, n8 = attend_scores_len(n);
   float* s = a.scores;  // [n8]
   float mx = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < n; ++j) {
-    const float* kj = a.k + j * a.kv_stride;
+    const E* kj = k + j * a.kv_stride;
     const float dot =
         a.order == ScoreOrder::kSingle ? score_single(a.q, kj, D) : score_batch(a.q, kj, D);
     s[j] = dot * a.scale;
@@ -73,15 +85,24 @@ void attend(const AttendArgs& a) {
   float* acc = a.acc;  // [8, D]: lane = position mod 8
   std::fill(acc, acc + 8 * D, 0.0f);
   for (int64_t j = 0; j < n; ++j) {
-    const float* vj = a.v + j * a.kv_stride;
+    const E* vj = v + j * a.kv_stride;
     float* row = acc + (j % 8) * D;
-    for (int64_t d = 0; d < D; ++d) row[d] = std::fma(vj[d], s[j], row[d]);
+    for (int64_t d = 0; d < D; ++d) row[d] = std::fma(kv_at(vj, d), s[j], row[d]);
   }
   for (int64_t d = 0; d < D; ++d) {
     float lanes[8];
     for (int l = 0; l < 8; ++l) lanes[l] = acc[l * D + d];
     a.out[d] = hsum8(lanes);
   }
+}
+
+}  // namespace
+
+void attend(const AttendArgs& a) {
+  if (a.kv_type == KvType::kF16)
+    attend_typed<uint16_t>(a);
+  else
+    attend_typed<float>(a);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {

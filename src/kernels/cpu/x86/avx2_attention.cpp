@@ -1,6 +1,8 @@
 // AVX2+FMA attend() and swiglu(): the same lanes and reductions as the
 // scalar twins in kernels/cpu/ref/attention_ref.cpp (attention.h has the
-// orders), eight floats at a time.
+// orders), eight floats at a time. Every K/V access goes through load8 /
+// load1, templated on the cache's element type (float, or uint16_t halves
+// widened by F16C's exact vcvtph2ps), so both cache types share one body.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -12,6 +14,19 @@
 
 namespace frugal::kernels::avx2 {
 namespace {
+
+inline __m256 load8(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+inline __m256 load8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline float load1(const float* p) {
+  return *p;
+}
+inline float load1(const uint16_t* p) {
+  return _cvtsh_ss(*p);
+}
 
 // (l0 + l2) + (l1 + l3) of a[l] = hi[l] + lo[l].
 inline float hsum_pairs(__m256 x) {
@@ -59,30 +74,31 @@ inline __m256 exp8(__m256 x) {
   return _mm256_blendv_ps(mid, _mm256_mul_ps(s1, s1), d);
 }
 
-float score_single(const float* q, const float* k, int64_t D) {
+template <typename E>
+float score_single(const float* q, const E* k, int64_t D) {
   __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= D; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(k + i), _mm256_loadu_ps(q + i), acc);
+  for (; i + 8 <= D; i += 8) acc = _mm256_fmadd_ps(load8(k + i), _mm256_loadu_ps(q + i), acc);
   float s = hsum_pairs(acc);
-  for (; i < D; ++i) s = std::fma(k[i], q[i], s);
+  for (; i < D; ++i) s = std::fma(load1(k + i), q[i], s);
   return s;
 }
 
-float score_batch(const float* q, const float* k, int64_t D) {
+template <typename E>
+float score_batch(const float* q, const E* k, int64_t D) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   const int64_t np = D & ~int64_t{31};
   for (int64_t i = 0; i < np; i += 32) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i), _mm256_loadu_ps(q + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8), _mm256_loadu_ps(q + i + 8), a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 16), _mm256_loadu_ps(q + i + 16), a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 24), _mm256_loadu_ps(q + i + 24), a3);
+    a0 = _mm256_fmadd_ps(load8(k + i), _mm256_loadu_ps(q + i), a0);
+    a1 = _mm256_fmadd_ps(load8(k + i + 8), _mm256_loadu_ps(q + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load8(k + i + 16), _mm256_loadu_ps(q + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load8(k + i + 24), _mm256_loadu_ps(q + i + 24), a3);
   }
   a0 = _mm256_add_ps(a0, a2);
   a1 = _mm256_add_ps(a1, a3);
   a0 = _mm256_add_ps(a0, a1);
   float s = hsum_hadd(a0);
-  for (int64_t i = np; i < D; ++i) s = std::fma(k[i], q[i], s);
+  for (int64_t i = np; i < D; ++i) s = std::fma(load1(k + i), q[i], s);
   return s;
 }
 
@@ -95,53 +111,57 @@ constexpr int64_t kTile = 32;
 // One position's chain is D / 8 dependent FMAs (latency-bound: about 5
 // cycles each); interleaving positions keeps the FMA pipes busy. Each
 // position's arithmetic is score_single's, so the bits are the same.
-inline void score_single4(const float* q, const float* k, int64_t st, int64_t D, float out[4]) {
+template <typename E>
+inline void score_single4(const float* q, const E* k, int64_t st, int64_t D, float out[4]) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
   for (; i + 8 <= D; i += 8) {
     const __m256 qv = _mm256_loadu_ps(q + i);
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(k + i), qv, a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(k + st + i), qv, a1);
-    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 2 * st + i), qv, a2);
-    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(k + 3 * st + i), qv, a3);
+    a0 = _mm256_fmadd_ps(load8(k + i), qv, a0);
+    a1 = _mm256_fmadd_ps(load8(k + st + i), qv, a1);
+    a2 = _mm256_fmadd_ps(load8(k + 2 * st + i), qv, a2);
+    a3 = _mm256_fmadd_ps(load8(k + 3 * st + i), qv, a3);
   }
   out[0] = hsum_pairs(a0), out[1] = hsum_pairs(a1), out[2] = hsum_pairs(a2),
   out[3] = hsum_pairs(a3);
   for (; i < D; ++i) {
-    for (int r = 0; r < 4; ++r) out[r] = std::fma(k[r * st + i], q[i], out[r]);
+    for (int r = 0; r < 4; ++r) out[r] = std::fma(load1(k + r * st + i), q[i], out[r]);
   }
 }
 
 // kBatch scores of two positions at once (eight chains), score_batch's
 // arithmetic per position.
-inline void score_batch2(const float* q, const float* k, int64_t st, int64_t D, float out[2]) {
+template <typename E>
+inline void score_batch2(const float* q, const E* k, int64_t st, int64_t D, float out[2]) {
   __m256 a[2][4];
   for (auto& r : a) r[0] = r[1] = r[2] = r[3] = _mm256_setzero_ps();
   const int64_t np = D & ~int64_t{31};
   for (int64_t i = 0; i < np; i += 32) {
     for (int c = 0; c < 4; ++c) {
       const __m256 qv = _mm256_loadu_ps(q + i + 8 * c);
-      a[0][c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + i + 8 * c), qv, a[0][c]);
-      a[1][c] = _mm256_fmadd_ps(_mm256_loadu_ps(k + st + i + 8 * c), qv, a[1][c]);
+      a[0][c] = _mm256_fmadd_ps(load8(k + i + 8 * c), qv, a[0][c]);
+      a[1][c] = _mm256_fmadd_ps(load8(k + st + i + 8 * c), qv, a[1][c]);
     }
   }
   for (int r = 0; r < 2; ++r) {
     const __m256 x0 = _mm256_add_ps(a[r][0], a[r][2]), x1 = _mm256_add_ps(a[r][1], a[r][3]);
     float sr = hsum_hadd(_mm256_add_ps(x0, x1));
-    for (int64_t i = np; i < D; ++i) sr = std::fma(k[r * st + i], q[i], sr);
+    for (int64_t i = np; i < D; ++i) sr = std::fma(load1(k + r * st + i), q[i], sr);
     out[r] = sr;
   }
 }
 
 // Scores of positions [j0, j1) for one query, scaled; returns their max.
+template <typename E>
 float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0, int64_t j1,
                   float mx) {
+  const E* k = static_cast<const E*>(g.k);
   const int64_t D = g.head_dim, st = g.kv_stride;
   int64_t j = j0;
   float dots[4];
   if (g.order == ScoreOrder::kSingle) {
     for (; j + 4 <= j1; j += 4) {
-      score_single4(q, g.k + j * st, st, D, dots);
+      score_single4(q, k + j * st, st, D, dots);
       for (int r = 0; r < 4; ++r) {
         s[j + r] = dots[r] * g.scale;
         mx = std::max(mx, s[j + r]);
@@ -149,7 +169,7 @@ float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0
     }
   } else {
     for (; j + 2 <= j1; j += 2) {
-      score_batch2(q, g.k + j * st, st, D, dots);
+      score_batch2(q, k + j * st, st, D, dots);
       for (int r = 0; r < 2; ++r) {
         s[j + r] = dots[r] * g.scale;
         mx = std::max(mx, s[j + r]);
@@ -157,9 +177,9 @@ float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0
     }
   }
   for (; j < j1; ++j) {
-    const float* kj = g.k + j * st;
+    const E* kj = k + j * st;
     const float dot =
-        g.order == ScoreOrder::kSingle ? score_single(q, kj, D) : score_batch(q, kj, D);
+        g.order == ScoreOrder::kSingle ? score_single<E>(q, kj, D) : score_batch<E>(q, kj, D);
     s[j] = dot * g.scale;
     mx = std::max(mx, s[j]);
   }
@@ -187,7 +207,9 @@ void softmax_scores(float* s, int64_t n, float mx) {
 // accumulates the positions j = r mod 8, in order (the scalar twin's
 // arithmetic). Each 8-float column block is accumulated in eight registers,
 // so acc is loaded and stored once per block instead of once per position.
+template <typename E>
 void pv_range(const AttendGroupArgs& g, const float* s, float* acc, int64_t j0, int64_t j1) {
+  const E* v = static_cast<const E*>(g.v);
   const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, st = g.kv_stride;
   for (int64_t d = 0; d < D8; d += 8) {
     __m256 l0 = _mm256_loadu_ps(acc + 0 * D + d), l1 = _mm256_loadu_ps(acc + 1 * D + d);
@@ -195,15 +217,15 @@ void pv_range(const AttendGroupArgs& g, const float* s, float* acc, int64_t j0, 
     __m256 l4 = _mm256_loadu_ps(acc + 4 * D + d), l5 = _mm256_loadu_ps(acc + 5 * D + d);
     __m256 l6 = _mm256_loadu_ps(acc + 6 * D + d), l7 = _mm256_loadu_ps(acc + 7 * D + d);
     for (int64_t j = j0; j < j1; j += 8) {
-      const float* vj = g.v + j * st + d;
-      l0 = _mm256_fmadd_ps(_mm256_loadu_ps(vj), _mm256_broadcast_ss(s + j), l0);
-      l1 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + st), _mm256_broadcast_ss(s + j + 1), l1);
-      l2 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 2 * st), _mm256_broadcast_ss(s + j + 2), l2);
-      l3 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 3 * st), _mm256_broadcast_ss(s + j + 3), l3);
-      l4 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 4 * st), _mm256_broadcast_ss(s + j + 4), l4);
-      l5 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 5 * st), _mm256_broadcast_ss(s + j + 5), l5);
-      l6 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 6 * st), _mm256_broadcast_ss(s + j + 6), l6);
-      l7 = _mm256_fmadd_ps(_mm256_loadu_ps(vj + 7 * st), _mm256_broadcast_ss(s + j + 7), l7);
+      const E* vj = v + j * st + d;
+      l0 = _mm256_fmadd_ps(load8(vj), _mm256_broadcast_ss(s + j), l0);
+      l1 = _mm256_fmadd_ps(load8(vj + st), _mm256_broadcast_ss(s + j + 1), l1);
+      l2 = _mm256_fmadd_ps(load8(vj + 2 * st), _mm256_broadcast_ss(s + j + 2), l2);
+      l3 = _mm256_fmadd_ps(load8(vj + 3 * st), _mm256_broadcast_ss(s + j + 3), l3);
+      l4 = _mm256_fmadd_ps(load8(vj + 4 * st), _mm256_broadcast_ss(s + j + 4), l4);
+      l5 = _mm256_fmadd_ps(load8(vj + 5 * st), _mm256_broadcast_ss(s + j + 5), l5);
+      l6 = _mm256_fmadd_ps(load8(vj + 6 * st), _mm256_broadcast_ss(s + j + 6), l6);
+      l7 = _mm256_fmadd_ps(load8(vj + 7 * st), _mm256_broadcast_ss(s + j + 7), l7);
     }
     _mm256_storeu_ps(acc + 0 * D + d, l0), _mm256_storeu_ps(acc + 1 * D + d, l1);
     _mm256_storeu_ps(acc + 2 * D + d, l2), _mm256_storeu_ps(acc + 3 * D + d, l3);
@@ -214,18 +236,18 @@ void pv_range(const AttendGroupArgs& g, const float* s, float* acc, int64_t j0, 
 
 // The positions pv_range left (the last n mod 8, and every position's
 // columns past D8), then out = the lanes reduced as tinyBLAS reduces them.
+template <typename E>
 void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, float* out) {
   const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, n_full = n & ~int64_t{7};
   for (int64_t j = 0; j < n; ++j) {
     int64_t d = j < n_full ? D8 : 0;
     if (d == D) continue;
-    const float* vj = g.v + j * g.kv_stride;
+    const E* vj = static_cast<const E*>(g.v) + j * g.kv_stride;
     float* row = acc + (j % 8) * D;
     const __m256 p = _mm256_set1_ps(s[j]);
     for (; d < D8; d += 8)
-      _mm256_storeu_ps(row + d,
-                       _mm256_fmadd_ps(_mm256_loadu_ps(vj + d), p, _mm256_loadu_ps(row + d)));
-    for (; d < D; ++d) row[d] = std::fma(vj[d], s[j], row[d]);
+      _mm256_storeu_ps(row + d, _mm256_fmadd_ps(load8(vj + d), p, _mm256_loadu_ps(row + d)));
+    for (; d < D; ++d) row[d] = std::fma(load1(vj + d), s[j], row[d]);
   }
   int64_t d = 0;
   for (; d < D8; d += 8) {
@@ -242,9 +264,8 @@ void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, 
   }
 }
 
-}  // namespace
-
-void attend_group(const AttendGroupArgs& g) {
+template <typename E>
+void attend_group_typed(const AttendGroupArgs& g) {
   const int64_t m = g.n_queries, D = g.head_dim;
   if (m <= 0) return;
   int64_t max_n = 0;
@@ -261,7 +282,7 @@ void attend_group(const AttendGroupArgs& g) {
   for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
     for (int64_t i = 0; i < m; ++i) {
       const int64_t j1 = std::min(g.queries[i].n_kv, j0 + kTile);
-      if (j0 < j1) mx[i] = score_range(g, g.queries[i].q, scores(i), j0, j1, mx[i]);
+      if (j0 < j1) mx[i] = score_range<E>(g, g.queries[i].q, scores(i), j0, j1, mx[i]);
     }
   for (int64_t i = 0; i < m; ++i) {
     softmax_scores(scores(i), g.queries[i].n_kv, mx[i]);
@@ -270,24 +291,41 @@ void attend_group(const AttendGroupArgs& g) {
   for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
     for (int64_t i = 0; i < m; ++i) {
       const int64_t j1 = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + kTile);
-      if (j0 < j1) pv_range(g, scores(i), acc(i), j0, j1);
+      if (j0 < j1) pv_range<E>(g, scores(i), acc(i), j0, j1);
     }
   for (int64_t i = 0; i < m; ++i)
-    pv_finish(g, scores(i), acc(i), g.queries[i].n_kv, g.queries[i].out);
+    pv_finish<E>(g, scores(i), acc(i), g.queries[i].n_kv, g.queries[i].out);
+}
+
+template <typename E>
+void attend_typed(const AttendArgs& a) {
+  AttendQuery q{a.q, a.n_kv, a.out};
+  AttendGroupArgs g;
+  g.k = a.k, g.v = a.v, g.kv_type = a.kv_type, g.kv_stride = a.kv_stride;
+  g.head_dim = a.head_dim, g.scale = a.scale, g.order = a.order, g.queries = &q, g.n_queries = 1;
+  // One query: its scores and acc are where the caller put them.
+  const int64_t D = a.head_dim, n = a.n_kv;
+  float mx = score_range<E>(g, a.q, a.scores, 0, n, -std::numeric_limits<float>::infinity());
+  softmax_scores(a.scores, n, mx);
+  std::fill(a.acc, a.acc + 8 * D, 0.0f);
+  pv_range<E>(g, a.scores, a.acc, 0, n & ~int64_t{7});
+  pv_finish<E>(g, a.scores, a.acc, n, a.out);
+}
+
+}  // namespace
+
+void attend_group(const AttendGroupArgs& g) {
+  if (g.kv_type == KvType::kF16)
+    attend_group_typed<uint16_t>(g);
+  else
+    attend_group_typed<float>(g);
 }
 
 void attend(const AttendArgs& a) {
-  AttendQuery q{a.q, a.n_kv, a.out};
-  AttendGroupArgs g;
-  g.k = a.k, g.v = a.v, g.kv_stride = a.kv_stride, g.head_dim = a.head_dim;
-  g.scale = a.scale, g.order = a.order, g.queries = &q, g.n_queries = 1;
-  // One query: its scores and acc are where the caller put them.
-  const int64_t D = a.head_dim, n = a.n_kv;
-  float mx = score_range(g, a.q, a.scores, 0, n, -std::numeric_limits<float>::infinity());
-  softmax_scores(a.scores, n, mx);
-  std::fill(a.acc, a.acc + 8 * D, 0.0f);
-  pv_range(g, a.scores, a.acc, 0, n & ~int64_t{7});
-  pv_finish(g, a.scores, a.acc, n, a.out);
+  if (a.kv_type == KvType::kF16)
+    attend_typed<uint16_t>(a);
+  else
+    attend_typed<float>(a);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
