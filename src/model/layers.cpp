@@ -129,7 +129,10 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
     int64_t row0, n_rows, g, h0, n_heads;  // rows of s.q, kv head, its query heads
   };
   // Split a group's heads over items when there are too few items to keep
-  // every thread busy (decode of one sequence).
+  // every thread busy (decode of one sequence). Items are made KV head by KV
+  // head, so the threads work on the same head at once and read its cache
+  // from memory once between them (one item per thread, each on its own
+  // head, measured slower at depth 4096: 6.08 vs 7.78 t/s, 1.5B, 2 threads).
   int64_t heads_per_item = std::min(group, kMaxGroupQueries);
   const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
   int64_t n_row_blocks = 0;

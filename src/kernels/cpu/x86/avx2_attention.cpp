@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/attention.h"
@@ -151,13 +152,13 @@ inline void score_batch2(const float* q, const E* k, int64_t st, int64_t D, floa
   }
 }
 
-// Scores of positions [j0, j1) for one query, scaled; returns their max.
+// Scores of n positions for one query, scaled, into s[0..n); returns the
+// max of them and mx. k: the first position's key row, rows st apart.
 template <typename E>
-float score_range(const AttendGroupArgs& g, const float* q, float* s, int64_t j0, int64_t j1,
-                  float mx) {
-  const E* k = static_cast<const E*>(g.k);
-  const int64_t D = g.head_dim, st = g.kv_stride;
-  int64_t j = j0;
+float score_range(const AttendGroupArgs& g, const E* k, int64_t st, const float* q, float* s,
+                  int64_t n, float mx) {
+  const int64_t D = g.head_dim, j1 = n;
+  int64_t j = 0;
   float dots[4];
   if (g.order == ScoreOrder::kSingle) {
     for (; j + 4 <= j1; j += 4) {
@@ -203,14 +204,14 @@ void softmax_scores(float* s, int64_t n, float mx) {
     _mm256_storeu_ps(s + g, _mm256_mul_ps(_mm256_loadu_ps(s + g), inv));
 }
 
-// P.V over positions [j0, j1) (multiples of 8) into acc [8, D]: lane row r
-// accumulates the positions j = r mod 8, in order (the scalar twin's
-// arithmetic). Each 8-float column block is accumulated in eight registers,
-// so acc is loaded and stored once per block instead of once per position.
+// P.V over n positions (a multiple of 8, starting at one) into acc [8, D]:
+// lane row r accumulates the positions j = r mod 8, in order (the scalar
+// twin's arithmetic). v: the first position's value row, rows st apart; s:
+// its probability. Each 8-float column block is accumulated in eight
+// registers, so acc is loaded and stored once per block, not per position.
 template <typename E>
-void pv_range(const AttendGroupArgs& g, const float* s, float* acc, int64_t j0, int64_t j1) {
-  const E* v = static_cast<const E*>(g.v);
-  const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, st = g.kv_stride;
+void pv_range(const E* v, int64_t st, int64_t D, const float* s, float* acc, int64_t n) {
+  const int64_t D8 = D & ~int64_t{7}, j0 = 0, j1 = n;
   for (int64_t d = 0; d < D8; d += 8) {
     __m256 l0 = _mm256_loadu_ps(acc + 0 * D + d), l1 = _mm256_loadu_ps(acc + 1 * D + d);
     __m256 l2 = _mm256_loadu_ps(acc + 2 * D + d), l3 = _mm256_loadu_ps(acc + 3 * D + d);
@@ -264,6 +265,38 @@ void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, 
   }
 }
 
+// Rows [n, D] of halves, st apart, widened into dst [n, D] (exact).
+void widen_rows(const uint16_t* src, int64_t st, int64_t n, int64_t D, float* dst) {
+  const int64_t D8 = D & ~int64_t{7};
+  for (int64_t r = 0; r < n; ++r, src += st, dst += D) {
+    int64_t d = 0;
+    for (; d < D8; d += 8) _mm256_storeu_ps(dst + d, load8(src + d));
+    for (; d < D; ++d) dst[d] = load1(src + d);
+  }
+}
+
+// Each query of a group reads every K and V tile. Halves are widened once
+// per tile (into an L1-sized buffer, kTile x D floats) for all the queries,
+// instead of once per query: vcvtph2ps is two µops on Zen 1, as costly as
+// the FMA it feeds. The floats are the same values, so the same bits.
+// One query (decode without GQA sharing) reads the halves directly.
+struct FloatRows {
+  const float* rows;  // the tile's first position
+  int64_t stride;     // floats between positions
+};
+
+template <typename E>
+FloatRows widened(const E* rows, int64_t st, int64_t n, int64_t D, std::vector<float>& buf) {
+  if constexpr (std::is_same_v<E, float>) {
+    (void)n, (void)D, (void)buf;
+    return {rows, st};
+  } else {
+    buf.resize(static_cast<size_t>(kTile * D));
+    widen_rows(rows, st, n, D, buf.data());
+    return {buf.data(), D};
+  }
+}
+
 template <typename E>
 void attend_group_typed(const AttendGroupArgs& g) {
   const int64_t m = g.n_queries, D = g.head_dim;
@@ -279,20 +312,40 @@ void attend_group_typed(const AttendGroupArgs& g) {
   float* mx = mx_stack;
   if (m > 64) mx_heap.resize(static_cast<size_t>(m)), mx = mx_heap.data();
   for (int64_t i = 0; i < m; ++i) mx[i] = -std::numeric_limits<float>::infinity();
-  for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t j1 = std::min(g.queries[i].n_kv, j0 + kTile);
-      if (j0 < j1) mx[i] = score_range<E>(g, g.queries[i].q, scores(i), j0, j1, mx[i]);
+  const E* k = static_cast<const E*>(g.k);
+  const E* v = static_cast<const E*>(g.v);
+  const int64_t st = g.kv_stride;
+  thread_local std::vector<float> tile;  // [kTile, D] widened halves
+  for (int64_t j0 = 0; j0 < max_n; j0 += kTile) {
+    const int64_t n_tile = std::min(max_n, j0 + kTile) - j0;
+    if (m > 1) {
+      const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t n = std::min(g.queries[i].n_kv, j0 + kTile) - j0;
+        if (n > 0)
+          mx[i] = score_range(g, t.rows, t.stride, g.queries[i].q, scores(i) + j0, n, mx[i]);
+      }
+    } else {
+      mx[0] = score_range(g, k + j0 * st, st, g.queries[0].q, scores(0) + j0, n_tile, mx[0]);
     }
+  }
   for (int64_t i = 0; i < m; ++i) {
     softmax_scores(scores(i), g.queries[i].n_kv, mx[i]);
     std::fill(acc(i), acc(i) + 8 * D, 0.0f);
   }
-  for (int64_t j0 = 0; j0 < max_n; j0 += kTile)
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t j1 = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + kTile);
-      if (j0 < j1) pv_range<E>(g, scores(i), acc(i), j0, j1);
+  for (int64_t j0 = 0; j0 < max_n; j0 += kTile) {
+    const int64_t n_tile = std::min(max_n & ~int64_t{7}, j0 + kTile) - j0;
+    if (n_tile <= 0) break;
+    if (m > 1) {
+      const FloatRows t = widened(v + j0 * st, st, n_tile, D, tile);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t n = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + kTile) - j0;
+        if (n > 0) pv_range(t.rows, t.stride, D, scores(i) + j0, acc(i), n);
+      }
+    } else {
+      pv_range(v + j0 * st, st, D, scores(0) + j0, acc(0), n_tile);
     }
+  }
   for (int64_t i = 0; i < m; ++i)
     pv_finish<E>(g, scores(i), acc(i), g.queries[i].n_kv, g.queries[i].out);
 }
@@ -305,10 +358,13 @@ void attend_typed(const AttendArgs& a) {
   g.head_dim = a.head_dim, g.scale = a.scale, g.order = a.order, g.queries = &q, g.n_queries = 1;
   // One query: its scores and acc are where the caller put them.
   const int64_t D = a.head_dim, n = a.n_kv;
-  float mx = score_range<E>(g, a.q, a.scores, 0, n, -std::numeric_limits<float>::infinity());
+  const E* k = static_cast<const E*>(a.k);
+  const E* v = static_cast<const E*>(a.v);
+  float mx =
+      score_range(g, k, a.kv_stride, a.q, a.scores, n, -std::numeric_limits<float>::infinity());
   softmax_scores(a.scores, n, mx);
   std::fill(a.acc, a.acc + 8 * D, 0.0f);
-  pv_range<E>(g, a.scores, a.acc, 0, n & ~int64_t{7});
+  pv_range(v, a.kv_stride, D, a.scores, a.acc, n & ~int64_t{7});
   pv_finish<E>(g, a.scores, a.acc, n, a.out);
 }
 
