@@ -68,7 +68,7 @@ def main():
     ap.add_argument("--chunks", type=int, default=4)
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("--kv", choices=["f16", "f32"], default="f16",
-                    help="KV cache type of both engines (f16 is both CLIs' default)")
+                    help="KV cache type of both engines (f16 is llama.cpp's default)")
     ap.add_argument("--frugal", default=os.path.join(ROOT, "build", "frugal"))
     ap.add_argument("--results", default=os.path.join(ROOT, "docs", "results", "parity.jsonl"))
     args = ap.parse_args()
