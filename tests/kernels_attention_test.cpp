@@ -129,40 +129,42 @@ TEST_P(AttentionGroup, GroupOfQueriesMatchesOneAtATimeBitForBit) {
     for (int64_t D : {64, 128, 12}) {
       const int64_t max_n = 77;
       Case c = with_halves(make_case(D, max_n, static_cast<uint32_t>(D + 5)));
-      for (int64_t m : {1, 3, 12}) {
-        std::mt19937 rng(static_cast<uint32_t>(m * 31 + D));
-        std::normal_distribution<float> nd(0.0f, 1.0f);
-        std::vector<float> qs(static_cast<size_t>(m * D));
-        for (auto& x : qs) x = 2.0f * nd(rng);
-        std::vector<AttendQuery> queries(static_cast<size_t>(m));
-        std::vector<float> outs(static_cast<size_t>(m * D),
-                                std::numeric_limits<float>::quiet_NaN());
-        for (int64_t i = 0; i < m; ++i) {
-          // Lengths around tile (32) and lane (8) edges, and the longest.
-          const int64_t lens[] = {1, 7, 8, 31, 32, 33, 40, 64, 65, 70, 76, 77};
-          queries[static_cast<size_t>(i)] = {qs.data() + i * D, lens[(i * 5 + m) % 12],
-                                             outs.data() + i * D};
-        }
-        for (ScoreOrder order : {ScoreOrder::kBatch, ScoreOrder::kSingle}) {
-          AttendGroupArgs g;
-          set_kv(c, kv_type, g.k, g.v);
-          g.kv_type = kv_type, g.kv_stride = c.stride, g.head_dim = D;
-          g.scale = 0.125f, g.order = order, g.queries = queries.data(), g.n_queries = m;
-          std::vector<float> scratch(static_cast<size_t>(attend_group_scratch_len(m, max_n, D)),
-                                     std::numeric_limits<float>::quiet_NaN());
-          g.scratch = scratch.data();
-          attend_group_with(*t, g);
+      for (int64_t m : {1, 2, 3, 5, 12})
+        for (bool same : {false, true}) {
+          std::mt19937 rng(static_cast<uint32_t>(m * 31 + D));
+          std::normal_distribution<float> nd(0.0f, 1.0f);
+          std::vector<float> qs(static_cast<size_t>(m * D));
+          for (auto& x : qs) x = 2.0f * nd(rng);
+          std::vector<AttendQuery> queries(static_cast<size_t>(m));
+          std::vector<float> outs(static_cast<size_t>(m * D),
+                                  std::numeric_limits<float>::quiet_NaN());
           for (int64_t i = 0; i < m; ++i) {
-            Case one = c;
-            one.n_kv = queries[static_cast<size_t>(i)].n_kv;
-            one.q.assign(qs.begin() + i * D, qs.begin() + (i + 1) * D);
-            auto want = run(ref_kernels(), one, order, 0.125f);
-            ASSERT_EQ(0, std::memcmp(want.data(), outs.data() + i * D, D * sizeof(float)))
-                << t->isa << " D=" << D << " m=" << m << " query " << i << " n_kv=" << one.n_kv
-                << " order=" << static_cast<int>(order);
+            // Lengths around tile (32) and lane (8) edges, and the longest.
+            // Or, as at decode, every query of one length.
+            const int64_t lens[] = {1, 7, 8, 31, 32, 33, 40, 64, 65, 70, 76, 77};
+            queries[static_cast<size_t>(i)] = {
+                qs.data() + i * D, same ? max_n - m : lens[(i * 5 + m) % 12], outs.data() + i * D};
+          }
+          for (ScoreOrder order : {ScoreOrder::kBatch, ScoreOrder::kSingle}) {
+            AttendGroupArgs g;
+            set_kv(c, kv_type, g.k, g.v);
+            g.kv_type = kv_type, g.kv_stride = c.stride, g.head_dim = D;
+            g.scale = 0.125f, g.order = order, g.queries = queries.data(), g.n_queries = m;
+            std::vector<float> scratch(static_cast<size_t>(attend_group_scratch_len(m, max_n, D)),
+                                       std::numeric_limits<float>::quiet_NaN());
+            g.scratch = scratch.data();
+            attend_group_with(*t, g);
+            for (int64_t i = 0; i < m; ++i) {
+              Case one = c;
+              one.n_kv = queries[static_cast<size_t>(i)].n_kv;
+              one.q.assign(qs.begin() + i * D, qs.begin() + (i + 1) * D);
+              auto want = run(ref_kernels(), one, order, 0.125f);
+              ASSERT_EQ(0, std::memcmp(want.data(), outs.data() + i * D, D * sizeof(float)))
+                  << t->isa << " D=" << D << " m=" << m << " query " << i << " n_kv=" << one.n_kv
+                  << " order=" << static_cast<int>(order);
+            }
           }
         }
-      }
     }
   }
 }
