@@ -7,11 +7,13 @@
 // arithmetic; (3) std::exp in double for expf_poly, within 2 ulp over
 // [-87, 88], and its documented flush behaviour at the ends; (4) an F16
 // K/V cache against the F32 reference over the same values rounded to half,
-// bit for bit, on every table, single queries and groups.
+// bit for bit, on every table, single queries and groups; (5) groups split
+// in phases between threads (positions, queries, columns), bit for bit.
 // (End-to-end agreement with llama.cpp's arithmetic is in
 // runtime_parity_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -165,6 +167,81 @@ TEST_P(AttentionGroup, GroupOfQueriesMatchesOneAtATimeBitForBit) {
             }
           }
         }
+    }
+  }
+}
+
+// The same group split in phases between "threads" (attention.h: positions
+// for the scores, queries for the softmax, columns for the values), parts
+// run in reverse order and maxima merged by the caller: every query gets
+// exactly what attend() alone gives, on every table.
+TEST_P(AttentionGroup, GroupSplitInPhasesMatchesOneAtATimeBitForBit) {
+  const KvType kv_type = GetParam();
+  for (const KernelTable* t : available_kernels()) {
+    for (int64_t D : {64, 128, 12}) {
+      for (int64_t max_n : {1, 40, 77, 300}) {
+        Case c = with_halves(make_case(D, max_n, static_cast<uint32_t>(D * 3 + max_n)));
+        for (int64_t m : {1, 3, 6}) {
+          for (bool same : {true, false}) {
+            std::mt19937 rng(static_cast<uint32_t>(m * 7 + D + max_n));
+            std::normal_distribution<float> nd(0.0f, 1.0f);
+            std::vector<float> qs(static_cast<size_t>(m * D));
+            for (auto& x : qs) x = 2.0f * nd(rng);
+            std::vector<AttendQuery> queries(static_cast<size_t>(m));
+            std::vector<float> outs(static_cast<size_t>(m * D),
+                                    std::numeric_limits<float>::quiet_NaN());
+            for (int64_t i = 0; i < m; ++i)
+              queries[static_cast<size_t>(i)] = {qs.data() + i * D,
+                                                 same ? max_n : std::max<int64_t>(1, max_n - 9 * i),
+                                                 outs.data() + i * D};
+            // Part boundaries: positions cut off tile (32) and lane (8) edges,
+            // columns at multiples of 8, queries one and the rest.
+            const std::vector<int64_t> pos_cuts = {0, max_n / 3, max_n / 3 + 33, max_n};
+            std::vector<int64_t> col_cuts = {0};
+            for (int64_t d : {8, 40, 64}) {
+              if (d < D) col_cuts.push_back(d);
+            }
+            col_cuts.push_back(D);
+            const std::vector<int64_t> query_cuts = {0, 1, m};
+            for (ScoreOrder order : {ScoreOrder::kBatch, ScoreOrder::kSingle}) {
+              AttendGroupArgs g;
+              set_kv(c, kv_type, g.k, g.v);
+              g.kv_type = kv_type, g.kv_stride = c.stride, g.head_dim = D;
+              g.scale = 0.125f, g.order = order, g.queries = queries.data(), g.n_queries = m;
+              std::vector<float> scratch(static_cast<size_t>(attend_group_scratch_len(m, max_n, D)),
+                                         std::numeric_limits<float>::quiet_NaN());
+              g.scratch = scratch.data();
+              std::vector<float> merged(static_cast<size_t>(m),
+                                        -std::numeric_limits<float>::infinity());
+              std::vector<float> part(static_cast<size_t>(m));
+              auto run_parts = [&](AttendPhase phase, const std::vector<int64_t>& cuts) {
+                for (size_t p = cuts.size() - 1; p-- > 0;) {
+                  g.phase = phase, g.begin = std::min(cuts[p], cuts[p + 1]);
+                  g.end = cuts[p + 1];
+                  g.maxima = phase == AttendPhase::kScores ? part.data() : merged.data();
+                  attend_group_with(*t, g);
+                  if (phase == AttendPhase::kScores)
+                    for (int64_t i = 0; i < m; ++i)
+                      merged[static_cast<size_t>(i)] =
+                          std::max(merged[static_cast<size_t>(i)], part[static_cast<size_t>(i)]);
+                }
+              };
+              run_parts(AttendPhase::kScores, pos_cuts);
+              run_parts(AttendPhase::kSoftmax, query_cuts);
+              run_parts(AttendPhase::kValues, col_cuts);
+              for (int64_t i = 0; i < m; ++i) {
+                Case one = c;
+                one.n_kv = queries[static_cast<size_t>(i)].n_kv;
+                one.q.assign(qs.begin() + i * D, qs.begin() + (i + 1) * D);
+                auto want = run(ref_kernels(), one, order, 0.125f);
+                ASSERT_EQ(0, std::memcmp(want.data(), outs.data() + i * D, D * sizeof(float)))
+                    << t->isa << " D=" << D << " n=" << max_n << " m=" << m << " query " << i
+                    << " order=" << static_cast<int>(order);
+              }
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -4,7 +4,7 @@
 // into tests/data/models (versions in the .json files). F16/BF16 variants are
 // compared with HF run on the same rounded weights. An F16 KV cache is held to
 // the same tolerance, and must hold exactly the F32 cache's first-layer
-// entries rounded to half.
+// entries rounded to half. Decode is bit-identical across thread counts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 
 #include "common/thread_pool.h"
 #include "gguf/gguf_file.h"
+#include "model/layers.h"
 #include "model/model.h"
 #include "tensor/fp16.h"
 
@@ -256,6 +257,47 @@ TEST_P(ForwardTest, BatchOfSequencesEqualsEachAloneBitForBit) {
   EXPECT_FALSE(g_.model->forward_batch(mixed, *pool_).ok());
   EXPECT_EQ(batched[0].n_past, 9);
   EXPECT_EQ(batched[1].n_past, 7);
+}
+
+// Decode after a long prompt gives the same bits on 1, 2 and 3 threads: one
+// thread runs each KV head's queries as one item; two and three split every
+// head by positions and columns (layers.cpp attend_token_split, since the
+// tiny models have 2 KV heads), with parts whose maxima must be merged. F32
+// and F16 caches.
+TEST(ForwardThreads, DecodeAfterLongPromptIsTheSameOnOneTwoAndThreeThreads) {
+  set_attention_split_min_positions(1);  // the split at every length
+  for (const char* name : {"tiny-qwen2", "tiny-llama"}) {
+    for (KvType kv : {KvType::kF32, KvType::kF16}) {
+      Golden g = load_golden(name, "F32");
+      ASSERT_NE(g.model, nullptr);
+      const auto& hp = g.model->hparams();
+      std::vector<int32_t> prompt(100);  // positions 0..99: cut into parts at 64
+      for (size_t i = 0; i < prompt.size(); ++i)
+        prompt[i] = static_cast<int32_t>((i * 37 + 11) % static_cast<size_t>(hp.n_vocab));
+      std::vector<std::vector<float>> logits;  // per thread count: [steps, V]
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        KvCache cache(hp, 128, kv);
+        std::vector<float> row(static_cast<size_t>(hp.n_vocab));  // [V]
+        ASSERT_TRUE(g.model->forward(prompt, cache, row, false, pool).ok());
+        std::vector<float> all;
+        int32_t tok = 7;
+        for (int step = 0; step < 6; ++step) {
+          ASSERT_TRUE(g.model->forward(std::span(&tok, 1), cache, row, false, pool).ok());
+          all.insert(all.end(), row.begin(), row.end());
+          tok = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        }
+        logits.push_back(std::move(all));
+      }
+      for (size_t i = 1; i < logits.size(); ++i) {
+        ASSERT_EQ(logits[0].size(), logits[i].size());
+        EXPECT_EQ(0,
+                  std::memcmp(logits[0].data(), logits[i].data(), logits[0].size() * sizeof(float)))
+            << name << (kv == KvType::kF16 ? " f16" : " f32") << ": " << i + 1 << " threads";
+      }
+    }
+  }
+  set_attention_split_min_positions(kDefaultSplitMinPositions);
 }
 
 std::vector<Case> all_cases() {

@@ -3,13 +3,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <cmath>
+#include <limits>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/ops.h"
 
 namespace frugal::model {
 namespace {
+
+std::atomic<int64_t> g_split_min_positions{kDefaultSplitMinPositions};
 
 // y[t] = rms_norm(x[t]) * w for each of `rows` rows of n.
 void rms_norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t rows, int64_t n,
@@ -41,7 +45,159 @@ void add_rows(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+// How many query heads of a GQA group one work item of attend_items takes:
+// the whole group (up to kMaxGroupQueries), halved while there are fewer
+// items than twice the threads (decode of one sequence), so every thread
+// has work.
+int64_t heads_per_attention_item(const HParams& hp, const BatchPlan& plan, int n_threads) {
+  const int64_t Hkv = hp.n_head_kv, group = hp.n_head / Hkv;
+  int64_t heads_per_item = std::min(group, kMaxGroupQueries);
+  const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
+  int64_t n_row_blocks = 0;
+  for (const auto& sq : plan.seqs)
+    n_row_blocks += (sq.n_tokens + rows_per_item - 1) / rows_per_item;
+  const int64_t want = 2 * static_cast<int64_t>(n_threads);
+  while (heads_per_item > 1 &&
+         n_row_blocks * Hkv * ((group + heads_per_item - 1) / heads_per_item) < want)
+    heads_per_item = (heads_per_item + 1) / 2;
+  return heads_per_item;
+}
+
+// K and V of KV head g in `layer` of a sequence's cache: [n_kv, D] rows KVD apart.
+void set_head_kv(const KvCache& cache, int64_t layer, int64_t g, int64_t D,
+                 kernels::AttendGroupArgs& a) {
+  const size_t head_at = static_cast<size_t>(g * D) * kernels::kv_type_size(cache.type());
+  a.k = static_cast<const uint8_t*>(cache.k(layer)) + head_at;
+  a.v = static_cast<const uint8_t*>(cache.v(layer)) + head_at;
+  a.kv_type = cache.type();
+  a.kv_stride = cache.kv_dim();
+  a.head_dim = D;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(D));
+}
+
+// Work items: up to kMaxGroupQueries queries that share one KV head (the
+// GQA group's heads, for one or more consecutive rows of a sequence), run
+// by kernels::attend_group so each tile of K and V is read once for all of
+// them. A one-token sequence scores in the order llama.cpp uses for one
+// token, a longer one in its batched order (kernels/cpu/attention.h); a
+// query's result never depends on the others in its item.
+void attend_items(const HParams& hp, int64_t layer, const BatchPlan& plan, int64_t heads_per_item,
+                  DecoderScratch& s, ThreadPool& pool) {
+  const int64_t D = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, group = H / Hkv;
+  struct Item {
+    int32_t seq;
+    int64_t row0, n_rows, g, h0, n_heads;  // rows of s.q, kv head, its query heads
+  };
+  const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
+  std::vector<Item> items;
+  // Longest rows first (causal: they attend over the most positions), so the
+  // threads that take items as they go finish together. Items are made KV
+  // head by KV head, so threads splitting one group work on the same head at
+  // once and read its cache from memory once between them.
+  for (size_t si = 0; si < plan.seqs.size(); ++si) {
+    const auto& sq = plan.seqs[si];
+    const int64_t R = sq.n_tokens == 1 ? 1 : rows_per_item;
+    for (int64_t r1 = sq.n_tokens; r1 > 0; r1 -= R) {
+      const int64_t r0 = std::max<int64_t>(0, r1 - R);
+      for (int64_t g = 0; g < Hkv; ++g)
+        for (int64_t h0 = g * group; h0 < (g + 1) * group; h0 += heads_per_item)
+          items.push_back(Item{static_cast<int32_t>(si), sq.row0 + r0, r1 - r0, g, h0,
+                               std::min(heads_per_item, (g + 1) * group - h0)});
+    }
+  }
+  std::atomic<size_t> next{0};
+  pool.run([&](int thread, int) {
+    float* scratch = s.attend.data() + thread * s.attend_per_thread;
+    for (size_t it = next.fetch_add(1); it < items.size(); it = next.fetch_add(1)) {
+      const Item& item = items[it];
+      const auto& sq = plan.seqs[static_cast<size_t>(item.seq)];
+      kernels::AttendQuery queries[kMaxGroupQueries];
+      int64_t m = 0;
+      for (int64_t row = item.row0; row < item.row0 + item.n_rows; ++row)
+        for (int64_t h = item.h0; h < item.h0 + item.n_heads; ++h)
+          queries[m++] =
+              kernels::AttendQuery{s.q.data() + (row * H + h) * D,  // [D]
+                                   sq.pos0 + (row - sq.row0) + 1,  // causal: positions 0 .. its own
+                                   s.attn.data() + (row * H + h) * D};  // [D]
+      kernels::AttendGroupArgs a;
+      set_head_kv(*sq.cache, layer, item.g, D, a);
+      a.order = sq.n_tokens == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
+      a.queries = queries;
+      a.n_queries = m;
+      a.scratch = scratch;  // [m * (n_kv rounded up to 8 + 8*D)]
+      kernels::attend_group(a);
+    }
+  });
+}
+
+// One new token of one sequence, with fewer KV heads than the threads need
+// work items (the 1.5B has 2 for 2 threads): instead of two threads each
+// reading a whole head for half its queries, every thread takes a part of
+// every head, in kernels::AttendPhase's three phases with a barrier between
+// them: a slice of positions for the scores, whole queries for the softmax,
+// a slice of columns for the values. Each thread streams its own part of K
+// and of V, once. The bits are those of attend_items (attention.h).
+void attend_token_split(const HParams& hp, int64_t layer, const BatchPlan::Seq& sq,
+                        DecoderScratch& s, ThreadPool& pool) {
+  const int64_t D = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, group = H / Hkv;
+  const int64_t n = sq.pos0 + 1;  // positions attended, causal
+  const int P = pool.size();
+  const int64_t per_head = kernels::attend_group_scratch_len(group, n, D);
+  std::vector<kernels::AttendQuery> queries(static_cast<size_t>(H));  // head h of the row
+  for (int64_t h = 0; h < H; ++h)
+    queries[static_cast<size_t>(h)] = {s.q.data() + (sq.row0 * H + h) * D, n,   // [D]
+                                       s.attn.data() + (sq.row0 * H + h) * D};  // [D]
+  std::vector<float> part_max(static_cast<size_t>(Hkv * P * group));            // [Hkv, P, group]
+  std::vector<float> head_max(static_cast<size_t>(H));                          // [H]
+  auto args = [&](int64_t g, kernels::AttendPhase phase) {
+    kernels::AttendGroupArgs a;
+    set_head_kv(*sq.cache, layer, g, D, a);
+    a.order = kernels::ScoreOrder::kSingle;
+    a.queries = queries.data() + g * group;
+    a.n_queries = group;
+    a.scratch = s.attend.data() + g * per_head;  // [group * (n rounded up to 8 + 8*D)]
+    a.phase = phase;
+    return a;
+  };
+  // Slices of whole 32-position tiles, and of whole 8-column blocks.
+  const int64_t slice = ((n + P - 1) / P + 31) / 32 * 32;
+  const int64_t cols = ((D + 7) / 8 + P - 1) / P * 8;
+  std::barrier sync(P);
+  pool.run([&](int t, int) {
+    for (int64_t g = 0; g < Hkv; ++g) {
+      auto a = args(g, kernels::AttendPhase::kScores);
+      a.begin = std::min(n, t * slice);
+      a.end = std::min(n, a.begin + slice);
+      a.maxima = part_max.data() + (g * P + t) * group;
+      kernels::attend_group(a);
+    }
+    sync.arrive_and_wait();
+    for (int64_t u = H * t / P; u < H * (t + 1) / P; ++u) {
+      const int64_t g = u / group, i = u % group;
+      float mx = -std::numeric_limits<float>::infinity();  // max is exact in any order
+      for (int p = 0; p < P; ++p)
+        mx = std::max(mx, part_max[static_cast<size_t>((g * P + p) * group + i)]);
+      head_max[static_cast<size_t>(u)] = mx;
+      auto a = args(g, kernels::AttendPhase::kSoftmax);
+      a.begin = i, a.end = i + 1;
+      a.maxima = head_max.data() + g * group;
+      kernels::attend_group(a);
+    }
+    sync.arrive_and_wait();
+    for (int64_t g = 0; g < Hkv; ++g) {
+      auto a = args(g, kernels::AttendPhase::kValues);
+      a.begin = std::min(D, t * cols);
+      a.end = std::min(D, a.begin + cols);
+      kernels::attend_group(a);
+    }
+  });
+}
+
 }  // namespace
+
+void set_attention_split_min_positions(int64_t n) {
+  g_split_min_positions.store(n, std::memory_order_relaxed);
+}
 
 Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, const KvCache& cache,
                           std::span<const float> logits, bool all_logits) {
@@ -116,76 +272,15 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
                     s.v.data() + sq.row0 * KVD);  // [T_seq, Hkv*D] each
   }
 
-  // Work items: up to kMaxGroupQueries queries that share one KV head (the
-  // GQA group's heads, for one or more consecutive rows of a sequence), run
-  // by kernels::attend_group so each tile of K and V is read once for all of
-  // them. A one-token sequence scores in the order llama.cpp uses for one
-  // token, a longer one in its batched order (kernels/cpu/attention.h); a
-  // query's result never depends on the others in its item.
   const int64_t group = H / Hkv;  // query heads sharing one KV head
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  struct Item {
-    int32_t seq;
-    int64_t row0, n_rows, g, h0, n_heads;  // rows of s.q, kv head, its query heads
-  };
-  // Split a group's heads over items when there are too few items to keep
-  // every thread busy (decode of one sequence). Items are made KV head by KV
-  // head, so the threads work on the same head at once and read its cache
-  // from memory once between them (one item per thread, each on its own
-  // head, measured slower at depth 4096: 6.08 vs 7.78 t/s, 1.5B, 2 threads).
-  int64_t heads_per_item = std::min(group, kMaxGroupQueries);
-  const int64_t rows_per_item = std::max<int64_t>(1, kMaxGroupQueries / heads_per_item);
-  int64_t n_row_blocks = 0;
-  for (const auto& sq : plan.seqs)
-    n_row_blocks += (sq.n_tokens + rows_per_item - 1) / rows_per_item;
-  const int64_t want = 2 * static_cast<int64_t>(pool.size());
-  while (heads_per_item > 1 &&
-         n_row_blocks * Hkv * ((group + heads_per_item - 1) / heads_per_item) < want)
-    heads_per_item = (heads_per_item + 1) / 2;
-  std::vector<Item> items;
-  // Longest rows first (causal: they attend over the most positions), so the
-  // threads that take items as they go finish together.
-  for (size_t si = 0; si < plan.seqs.size(); ++si) {
-    const auto& sq = plan.seqs[si];
-    const int64_t R = sq.n_tokens == 1 ? 1 : rows_per_item;
-    for (int64_t r1 = sq.n_tokens; r1 > 0; r1 -= R) {
-      const int64_t r0 = std::max<int64_t>(0, r1 - R);
-      for (int64_t g = 0; g < Hkv; ++g)
-        for (int64_t h0 = g * group; h0 < (g + 1) * group; h0 += heads_per_item)
-          items.push_back(Item{static_cast<int32_t>(si), sq.row0 + r0, r1 - r0, g, h0,
-                               std::min(heads_per_item, (g + 1) * group - h0)});
-    }
-  }
-  std::atomic<size_t> next{0};
-  pool.run([&](int thread, int) {
-    float* scratch = s.attend.data() + thread * s.attend_per_thread;
-    for (size_t it = next.fetch_add(1); it < items.size(); it = next.fetch_add(1)) {
-      const Item& item = items[it];
-      const auto& sq = plan.seqs[static_cast<size_t>(item.seq)];
-      const kernels::KvType kv_type = sq.cache->type();
-      kernels::AttendQuery queries[kMaxGroupQueries];
-      int64_t m = 0;
-      for (int64_t row = item.row0; row < item.row0 + item.n_rows; ++row)
-        for (int64_t h = item.h0; h < item.h0 + item.n_heads; ++h)
-          queries[m++] =
-              kernels::AttendQuery{s.q.data() + (row * H + h) * D,  // [D]
-                                   sq.pos0 + (row - sq.row0) + 1,  // causal: positions 0 .. its own
-                                   s.attn.data() + (row * H + h) * D};  // [D]
-      kernels::AttendGroupArgs a;
-      const size_t head_at = static_cast<size_t>(item.g * D) * kernels::kv_type_size(kv_type);
-      a.k = static_cast<const uint8_t*>(sq.cache->k(layer)) + head_at;  // [n_kv, D] rows KVD apart
-      a.v = static_cast<const uint8_t*>(sq.cache->v(layer)) + head_at;  // [n_kv, D] rows KVD apart
-      a.kv_type = kv_type;
-      a.kv_stride = KVD;
-      a.head_dim = D;
-      a.scale = scale;
-      a.order = sq.n_tokens == 1 ? kernels::ScoreOrder::kSingle : kernels::ScoreOrder::kBatch;
-      a.queries = queries;
-      a.n_queries = m;
-      a.scratch = scratch;  // [m * (n_kv rounded up to 8 + 8*D)]
-      kernels::attend_group(a);
-    }
-  });
+  const int64_t heads_per_item = heads_per_attention_item(hp, plan, pool.size());
+  const bool one_token = plan.seqs.size() == 1 && plan.seqs[0].n_tokens == 1;
+  if (one_token && heads_per_item < std::min(group, kMaxGroupQueries) &&
+      H <= kMaxGroupQueries * pool.size() &&
+      plan.seqs[0].pos0 + 1 >= g_split_min_positions.load(std::memory_order_relaxed))
+    attend_token_split(hp, layer, plan.seqs[0], s, pool);
+  else
+    attend_items(hp, layer, plan, heads_per_item, s, pool);
 
   kernels::matmul(w.wo, s.attn.data(), s.proj.data(), T, pool);  // [T, E]
   add_rows(s.x.data(), s.proj.data(), T * E);

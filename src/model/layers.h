@@ -102,6 +102,16 @@ Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, co
 // (kernels::attend_group): GQA heads x prompt rows.
 inline constexpr int64_t kMaxGroupQueries = 16;
 
+// Decode of one sequence with fewer KV heads than the threads need work items
+// splits each head between the threads (positions, then columns) from this
+// many attended positions on; below it, threads share heads by queries. Both
+// give the same bits. Measured on 2 threads, 1.5B decode shape
+// (bench/kernels/attention_bench.cpp): split 19 vs 23.5 ns per
+// query-position at 8192 (F32 cache), equal at 4096. Tests lower it to
+// exercise the split on small models.
+inline constexpr int64_t kDefaultSplitMinPositions = 8192;
+void set_attention_split_min_positions(int64_t n);  // thread-safe
+
 struct DecoderScratch {
   DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv, int n_threads);
   std::vector<float> x;       // [T, E] residual stream

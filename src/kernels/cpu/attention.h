@@ -73,6 +73,25 @@ struct AttendQuery {
   float* out = nullptr;      // [D]
 };
 
+// A group's work split between threads: three phases, each phase's parts
+// run by any threads, every part of one phase finished before any part of the
+// next starts (the caller's barrier). All the parts together give kAll's
+// bits, whatever the split, because no sum crosses a part:
+//   kScores   positions [begin, end) of every query (clipped to its n_kv):
+//             scaled scores into the scratch, and maxima[i] = query i's max
+//             over them (-inf if none);
+//   kSoftmax  queries [begin, end): softmax of their scores, where maxima[i]
+//             must be query i's max over all positions (the caller merges
+//             the kScores parts' maxima; max is exact in any order); clears
+//             their P.V lanes;
+//   kValues   output columns [begin, end) of every query (begin a multiple
+//             of 8): the probability-weighted sum of V, position by position.
+// The threads share one scratch. Used at decode, where one sequence has fewer
+// KV heads than there are threads: splitting the scores by position and the
+// values by column lets every thread stream its own part of K and V once,
+// instead of two threads reading the same head (model/layers.cpp).
+enum class AttendPhase : uint8_t { kAll, kScores, kSoftmax, kValues };
+
 struct AttendGroupArgs {
   const void* k = nullptr;  // as AttendArgs
   const void* v = nullptr;
@@ -84,14 +103,16 @@ struct AttendGroupArgs {
   const AttendQuery* queries = nullptr;
   int64_t n_queries = 0;
   float* scratch = nullptr;  // [attend_group_scratch_len(n_queries, max n_kv, D)]
+  AttendPhase phase = AttendPhase::kAll;
+  int64_t begin = 0, end = 0;  // the phase's positions, queries or columns
+  float* maxima = nullptr;     // [n_queries]: kScores writes, kSoftmax reads
 };
 
 inline int64_t attend_group_scratch_len(int64_t n_queries, int64_t max_n_kv, int64_t head_dim) {
   return n_queries * (attend_scores_len(max_n_kv) + attend_acc_len(head_dim));
 }
 
-// Runs through the active kernel table; tables without a group kernel run
-// attend() per query.
+// Runs through the active kernel table.
 void attend_group(const AttendGroupArgs& g);
 
 // exp(x) by the polynomial of ggml's AVX2 ggml_v_expf (after Arm's optimized

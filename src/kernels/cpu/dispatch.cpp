@@ -33,6 +33,7 @@ KernelTable make_ref_table() {
   set(GgmlType::Q5_K, GgmlType::Q8_K, tensor::quantize_row_q8_k, ref::dot_q5_k_q8_k);
   set(GgmlType::Q6_K, GgmlType::Q8_K, tensor::quantize_row_q8_k, ref::dot_q6_k_q8_k);
   t.attend = ref::attend;
+  t.attend_group = ref::attend_group;
   t.swiglu = ref::swiglu;
   return t;
 }

@@ -55,7 +55,7 @@ struct KernelTable {
   const char* isa = "ref";
   DotKernel by_type[kKernelTypeSlots];
   AttendFn attend = nullptr;             // attention.h
-  AttendGroupFn attend_group = nullptr;  // null: attend() per query
+  AttendGroupFn attend_group = nullptr;  // null: attend() per query (phase kAll only)
   SwigluFn swiglu = nullptr;             // ops.h
 
   const DotKernel* find(gguf::GgmlType t) const {

@@ -5,6 +5,7 @@
 // fused step is an explicit std::fma.
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/ref/vec_dot_ref.h"
@@ -96,7 +97,89 @@ void attend_typed(const AttendArgs& a) {
   }
 }
 
+// attend_group's phases (attention.h), the arithmetic of attend_typed split
+// by positions, queries and columns. Scratch per query: scores [s_len], then
+// P.V lanes [8, D].
+template <typename E>
+void attend_group_typed(const AttendGroupArgs& g) {
+  const int64_t m = g.n_queries, D = g.head_dim;
+  if (m <= 0) return;
+  int64_t max_n = 0;
+  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
+  const int64_t s_len = attend_scores_len(max_n), per_q = s_len + attend_acc_len(D);
+  auto scores = [&](int64_t i) { return g.scratch + i * per_q; };       // [s_len]
+  auto acc = [&](int64_t i) { return g.scratch + i * per_q + s_len; };  // [8, D]
+  const E* k = static_cast<const E*>(g.k);
+  const E* v = static_cast<const E*>(g.v);
+
+  auto score_part = [&](int64_t p0, int64_t p1, float* mx) {
+    for (int64_t i = 0; i < m; ++i) {
+      mx[i] = -std::numeric_limits<float>::infinity();
+      const float* q = g.queries[i].q;
+      for (int64_t j = p0; j < std::min(p1, g.queries[i].n_kv); ++j) {
+        const E* kj = k + j * g.kv_stride;
+        const float dot =
+            g.order == ScoreOrder::kSingle ? score_single(q, kj, D) : score_batch(q, kj, D);
+        scores(i)[j] = dot * g.scale;
+        mx[i] = std::max(mx[i], scores(i)[j]);
+      }
+    }
+  };
+  auto softmax_part = [&](int64_t i0, int64_t i1, const float* mx) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* s = scores(i);
+      const int64_t n = g.queries[i].n_kv, n8 = attend_scores_len(n);
+      double sum = 0.0;
+      for (int64_t b = 0; b < n8; b += 8) {
+        for (int64_t j = b; j < b + 8; ++j) s[j] = j < n ? expf_poly(s[j] - mx[i]) : 0.0f;
+        sum += static_cast<double>(hsum8(s + b));
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+      std::fill(acc(i), acc(i) + 8 * D, 0.0f);
+    }
+  };
+  auto value_part = [&](int64_t c0, int64_t c1) {
+    for (int64_t i = 0; i < m; ++i) {
+      const float* s = scores(i);
+      float* a = acc(i);  // lane = position mod 8
+      for (int64_t j = 0; j < g.queries[i].n_kv; ++j) {
+        const E* vj = v + j * g.kv_stride;
+        float* row = a + (j % 8) * D;
+        for (int64_t d = c0; d < c1; ++d) row[d] = std::fma(kv_at(vj, d), s[j], row[d]);
+      }
+      for (int64_t d = c0; d < c1; ++d) {
+        float lanes[8];
+        for (int l = 0; l < 8; ++l) lanes[l] = a[l * D + d];
+        g.queries[i].out[d] = hsum8(lanes);
+      }
+    }
+  };
+
+  switch (g.phase) {
+    case AttendPhase::kScores:
+      return score_part(g.begin, g.end, g.maxima);
+    case AttendPhase::kSoftmax:
+      return softmax_part(g.begin, g.end, g.maxima);
+    case AttendPhase::kValues:
+      return value_part(g.begin, g.end);
+    case AttendPhase::kAll:
+      break;
+  }
+  std::vector<float> mx(static_cast<size_t>(m));
+  score_part(0, max_n, mx.data());
+  softmax_part(0, m, mx.data());
+  value_part(0, D);
+}
+
 }  // namespace
+
+void attend_group(const AttendGroupArgs& g) {
+  if (g.kv_type == KvType::kF16)
+    attend_group_typed<uint16_t>(g);
+  else
+    attend_group_typed<float>(g);
+}
 
 void attend(const AttendArgs& a) {
   if (a.kv_type == KvType::kF16)

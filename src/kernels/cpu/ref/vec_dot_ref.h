@@ -30,6 +30,7 @@ float dot_q6_k_q8_k(const void* w, const void* a, int64_t n);
 
 // attend() and swiglu() in scalar code (attention_ref.cpp).
 void attend(const AttendArgs& a);
+void attend_group(const AttendGroupArgs& g);
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace frugal::kernels::ref

@@ -108,6 +108,13 @@ float score_batch(const float* q, const E* k, int64_t D) {
 // starts at P.V lane 0.
 constexpr int64_t kTile = 32;
 
+// Positions per tile of V: as many as keep the tile's columns within about
+// 16 KiB (L1), from kTile to 4 kTile. pv_range loads and stores each lane's
+// accumulators once per tile and query, so longer tiles spread that cost.
+inline int64_t value_tile(int64_t n_cols) {
+  return std::clamp<int64_t>(4096 / std::max<int64_t>(n_cols, 1) / 8 * 8, kTile, 4 * kTile);
+}
+
 // kSingle scores of four positions at once: four independent FMA chains.
 // One position's chain is D / 8 dependent FMAs (latency-bound: about 5
 // cycles each); interleaving positions keeps the FMA pipes busy. Each
@@ -204,61 +211,91 @@ void softmax_scores(float* s, int64_t n, float mx) {
     _mm256_storeu_ps(s + g, _mm256_mul_ps(_mm256_loadu_ps(s + g), inv));
 }
 
-// P.V over n positions (a multiple of 8, starting at one) into acc [8, D]:
-// lane row r accumulates the positions j = r mod 8, in order (the scalar
-// twin's arithmetic). v: the first position's value row, rows st apart; s:
-// its probability. Each 8-float column block is accumulated in eight
-// registers, so acc is loaded and stored once per block, not per position.
+// Lane row r of acc, columns [0, 8 * C): += v_j * s_j for the positions
+// j = r, r + 8, ... < n, in order. C accumulator registers (independent FMA
+// chains) take one broadcast of s_j each, so a position costs C value loads
+// and one broadcast for C FMAs.
+template <int C, typename E>
+inline void pv_lane(const E* v, int64_t st, const float* s, float* acc_row, int64_t r, int64_t n) {
+  __m256 a[C];
+  for (int c = 0; c < C; ++c) a[c] = _mm256_loadu_ps(acc_row + 8 * c);
+  for (int64_t j = r; j < n; j += 8) {
+    const __m256 p = _mm256_broadcast_ss(s + j);
+    const E* vj = v + j * st;
+    for (int c = 0; c < C; ++c) a[c] = _mm256_fmadd_ps(load8(vj + 8 * c), p, a[c]);
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(acc_row + 8 * c, a[c]);
+}
+
+// P.V over n positions (a multiple of 8, starting at one) into acc [8, ...]
+// (lane rows acc_st apart): lane row r accumulates the positions j = r mod 8,
+// in order (the scalar twin's arithmetic), for columns [0, n_cols & ~7) of v
+// and acc. v: the first position's value row (at the first column), rows st
+// apart; s: its probability. Lane by lane, up to 8 column blocks at once:
+// each probability is broadcast once per 64 columns, not once per 8 (the
+// loads, not the FMAs, bound this loop).
 template <typename E>
-void pv_range(const E* v, int64_t st, int64_t D, const float* s, float* acc, int64_t n) {
-  const int64_t D8 = D & ~int64_t{7}, j0 = 0, j1 = n;
-  for (int64_t d = 0; d < D8; d += 8) {
-    __m256 l0 = _mm256_loadu_ps(acc + 0 * D + d), l1 = _mm256_loadu_ps(acc + 1 * D + d);
-    __m256 l2 = _mm256_loadu_ps(acc + 2 * D + d), l3 = _mm256_loadu_ps(acc + 3 * D + d);
-    __m256 l4 = _mm256_loadu_ps(acc + 4 * D + d), l5 = _mm256_loadu_ps(acc + 5 * D + d);
-    __m256 l6 = _mm256_loadu_ps(acc + 6 * D + d), l7 = _mm256_loadu_ps(acc + 7 * D + d);
-    for (int64_t j = j0; j < j1; j += 8) {
-      const E* vj = v + j * st + d;
-      l0 = _mm256_fmadd_ps(load8(vj), _mm256_broadcast_ss(s + j), l0);
-      l1 = _mm256_fmadd_ps(load8(vj + st), _mm256_broadcast_ss(s + j + 1), l1);
-      l2 = _mm256_fmadd_ps(load8(vj + 2 * st), _mm256_broadcast_ss(s + j + 2), l2);
-      l3 = _mm256_fmadd_ps(load8(vj + 3 * st), _mm256_broadcast_ss(s + j + 3), l3);
-      l4 = _mm256_fmadd_ps(load8(vj + 4 * st), _mm256_broadcast_ss(s + j + 4), l4);
-      l5 = _mm256_fmadd_ps(load8(vj + 5 * st), _mm256_broadcast_ss(s + j + 5), l5);
-      l6 = _mm256_fmadd_ps(load8(vj + 6 * st), _mm256_broadcast_ss(s + j + 6), l6);
-      l7 = _mm256_fmadd_ps(load8(vj + 7 * st), _mm256_broadcast_ss(s + j + 7), l7);
+void pv_range(const E* v, int64_t st, int64_t n_cols, int64_t acc_st, const float* s, float* acc,
+              int64_t n) {
+  const int64_t blocks = n_cols / 8;
+  for (int64_t r = 0; r < 8; ++r) {
+    float* row = acc + r * acc_st;
+    int64_t b = 0;
+    for (; b + 8 <= blocks; b += 8) pv_lane<8>(v + 8 * b, st, s, row + 8 * b, r, n);
+    switch (blocks - b) {
+      case 0:
+        break;
+      case 1:
+        pv_lane<1>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      case 2:
+        pv_lane<2>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      case 3:
+        pv_lane<3>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      case 4:
+        pv_lane<4>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      case 5:
+        pv_lane<5>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      case 6:
+        pv_lane<6>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
+      default:
+        pv_lane<7>(v + 8 * b, st, s, row + 8 * b, r, n);
+        break;
     }
-    _mm256_storeu_ps(acc + 0 * D + d, l0), _mm256_storeu_ps(acc + 1 * D + d, l1);
-    _mm256_storeu_ps(acc + 2 * D + d, l2), _mm256_storeu_ps(acc + 3 * D + d, l3);
-    _mm256_storeu_ps(acc + 4 * D + d, l4), _mm256_storeu_ps(acc + 5 * D + d, l5);
-    _mm256_storeu_ps(acc + 6 * D + d, l6), _mm256_storeu_ps(acc + 7 * D + d, l7);
   }
 }
 
-// The positions pv_range left (the last n mod 8, and every position's
-// columns past D8), then out = the lanes reduced as tinyBLAS reduces them.
+// Columns [c0, c1) of one query: the positions pv_range left (the last
+// n mod 8, and every position's columns past c0 + (c1 - c0) & ~7), then out =
+// the lanes reduced as tinyBLAS reduces them.
 template <typename E>
-void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, float* out) {
-  const int64_t D = g.head_dim, D8 = D & ~int64_t{7}, n_full = n & ~int64_t{7};
+void pv_finish(const AttendGroupArgs& g, const float* s, float* acc, int64_t n, int64_t c0,
+               int64_t c1, float* out) {
+  const int64_t D = g.head_dim, c8 = c0 + ((c1 - c0) & ~int64_t{7}), n_full = n & ~int64_t{7};
   for (int64_t j = 0; j < n; ++j) {
-    int64_t d = j < n_full ? D8 : 0;
-    if (d == D) continue;
+    int64_t d = j < n_full ? c8 : c0;
+    if (d == c1) continue;
     const E* vj = static_cast<const E*>(g.v) + j * g.kv_stride;
     float* row = acc + (j % 8) * D;
     const __m256 p = _mm256_set1_ps(s[j]);
-    for (; d < D8; d += 8)
+    for (; d + 8 <= c1; d += 8)
       _mm256_storeu_ps(row + d, _mm256_fmadd_ps(load8(vj + d), p, _mm256_loadu_ps(row + d)));
-    for (; d < D; ++d) row[d] = std::fma(load1(vj + d), s[j], row[d]);
+    for (; d < c1; ++d) row[d] = std::fma(load1(vj + d), s[j], row[d]);
   }
-  int64_t d = 0;
-  for (; d < D8; d += 8) {
+  int64_t d = c0;
+  for (; d + 8 <= c1; d += 8) {
     __m256 l[8];
     for (int i = 0; i < 8; ++i) l[i] = _mm256_loadu_ps(acc + i * D + d);
     const __m256 a0 = _mm256_add_ps(l[4], l[0]), a1 = _mm256_add_ps(l[5], l[1]);
     const __m256 a2 = _mm256_add_ps(l[6], l[2]), a3 = _mm256_add_ps(l[7], l[3]);
     _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3)));
   }
-  for (; d < D; ++d) {
+  for (; d < c1; ++d) {
     float x[4];
     for (int i = 0; i < 4; ++i) x[i] = acc[(i + 4) * D + d] + acc[i * D + d];
     out[d] = (x[0] + x[2]) + (x[1] + x[3]);
@@ -276,7 +313,7 @@ void widen_rows(const uint16_t* src, int64_t st, int64_t n, int64_t D, float* ds
 }
 
 // Each query of a group reads every K and V tile. Halves are widened once
-// per tile (into an L1-sized buffer, kTile x D floats) for all the queries,
+// per tile (into an L1-sized buffer of about 16 KiB) for all the queries,
 // instead of once per query: vcvtph2ps is two µops on Zen 1, as costly as
 // the FMA it feeds. The floats are the same values, so the same bits.
 // One query (decode without GQA sharing) reads the halves directly.
@@ -286,68 +323,118 @@ struct FloatRows {
 };
 
 template <typename E>
-FloatRows widened(const E* rows, int64_t st, int64_t n, int64_t D, std::vector<float>& buf) {
+FloatRows widened(const E* rows, int64_t st, int64_t n, int64_t n_cols, std::vector<float>& buf) {
   if constexpr (std::is_same_v<E, float>) {
-    (void)n, (void)D, (void)buf;
+    (void)n, (void)n_cols, (void)buf;
     return {rows, st};
   } else {
-    buf.resize(static_cast<size_t>(kTile * D));
-    widen_rows(rows, st, n, D, buf.data());
-    return {buf.data(), D};
+    buf.resize(static_cast<size_t>(n * n_cols));
+    widen_rows(rows, st, n, n_cols, buf.data());
+    return {buf.data(), n_cols};
   }
+}
+
+// The scratch of a group: per query its scores [s_len] then its P.V lanes
+// [8, D] (attend_group_scratch_len).
+struct GroupScratch {
+  float* base;
+  int64_t s_len, per_q;
+  explicit GroupScratch(const AttendGroupArgs& g) {
+    int64_t max_n = 0;
+    for (int64_t i = 0; i < g.n_queries; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
+    base = g.scratch;
+    s_len = attend_scores_len(max_n);
+    per_q = s_len + attend_acc_len(g.head_dim);
+  }
+  float* scores(int64_t i) const { return base + i * per_q; }       // [s_len]
+  float* acc(int64_t i) const { return base + i * per_q + s_len; }  // [8, D]
+};
+
+// kScores over positions [p0, p1): mx[i] = query i's max over them.
+template <typename E>
+void scores_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t p0, int64_t p1,
+                  float* mx) {
+  const int64_t m = g.n_queries, D = g.head_dim, st = g.kv_stride;
+  for (int64_t i = 0; i < m; ++i) mx[i] = -std::numeric_limits<float>::infinity();
+  int64_t max_n = 0;
+  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
+  p1 = std::min(p1, max_n);
+  const E* k = static_cast<const E*>(g.k);
+  thread_local std::vector<float> tile;  // [kTile, D] widened halves
+  for (int64_t j0 = p0; j0 < p1; j0 += kTile) {
+    const int64_t n_tile = std::min(p1, j0 + kTile) - j0;
+    if (m > 1) {
+      const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t n = std::min({g.queries[i].n_kv, j0 + kTile, p1}) - j0;
+        if (n > 0)
+          mx[i] = score_range(g, t.rows, t.stride, g.queries[i].q, w.scores(i) + j0, n, mx[i]);
+      }
+    } else {
+      mx[0] = score_range(g, k + j0 * st, st, g.queries[0].q, w.scores(0) + j0, n_tile, mx[0]);
+    }
+  }
+}
+
+// kSoftmax of queries [i0, i1), given their maxima over all positions.
+void softmax_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t i0, int64_t i1,
+                   const float* mx) {
+  for (int64_t i = i0; i < i1; ++i) {
+    softmax_scores(w.scores(i), g.queries[i].n_kv, mx[i]);
+    std::fill(w.acc(i), w.acc(i) + attend_acc_len(g.head_dim), 0.0f);
+  }
+}
+
+// kValues for output columns [c0, c1).
+template <typename E>
+void values_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t c0, int64_t c1) {
+  const int64_t m = g.n_queries, D = g.head_dim, st = g.kv_stride, n_cols = c1 - c0;
+  if (n_cols <= 0) return;
+  int64_t max_n = 0;
+  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
+  const E* v = static_cast<const E*>(g.v) + c0;
+  thread_local std::vector<float> tile;  // [vt, n_cols] widened halves
+  const int64_t vt = value_tile(n_cols);
+  for (int64_t j0 = 0; j0 < max_n; j0 += vt) {
+    const int64_t n_tile = std::min(max_n & ~int64_t{7}, j0 + vt) - j0;
+    if (n_tile <= 0) break;
+    if (m > 1) {
+      const FloatRows t = widened(v + j0 * st, st, n_tile, n_cols, tile);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t n = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + vt) - j0;
+        if (n > 0) pv_range(t.rows, t.stride, n_cols, D, w.scores(i) + j0, w.acc(i) + c0, n);
+      }
+    } else {
+      pv_range(v + j0 * st, st, n_cols, D, w.scores(0) + j0, w.acc(0) + c0, n_tile);
+    }
+  }
+  for (int64_t i = 0; i < m; ++i)
+    pv_finish<E>(g, w.scores(i), w.acc(i), g.queries[i].n_kv, c0, c1, g.queries[i].out);
 }
 
 template <typename E>
 void attend_group_typed(const AttendGroupArgs& g) {
-  const int64_t m = g.n_queries, D = g.head_dim;
+  const int64_t m = g.n_queries;
   if (m <= 0) return;
-  int64_t max_n = 0;
-  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
-  const int64_t s_len = attend_scores_len(max_n), per_q = s_len + attend_acc_len(D);
-  auto scores = [&](int64_t i) { return g.scratch + i * per_q; };       // [s_len]
-  auto acc = [&](int64_t i) { return g.scratch + i * per_q + s_len; };  // [8, D]
+  const GroupScratch w(g);
+  switch (g.phase) {
+    case AttendPhase::kScores:
+      return scores_phase<E>(g, w, g.begin, g.end, g.maxima);
+    case AttendPhase::kSoftmax:
+      return softmax_phase(g, w, g.begin, g.end, g.maxima);
+    case AttendPhase::kValues:
+      return values_phase<E>(g, w, g.begin, g.end);
+    case AttendPhase::kAll:
+      break;
+  }
   // Max is exact in any order, so per-tile maxima give attend()'s.
   float mx_stack[64];
   std::vector<float> mx_heap;
   float* mx = mx_stack;
   if (m > 64) mx_heap.resize(static_cast<size_t>(m)), mx = mx_heap.data();
-  for (int64_t i = 0; i < m; ++i) mx[i] = -std::numeric_limits<float>::infinity();
-  const E* k = static_cast<const E*>(g.k);
-  const E* v = static_cast<const E*>(g.v);
-  const int64_t st = g.kv_stride;
-  thread_local std::vector<float> tile;  // [kTile, D] widened halves
-  for (int64_t j0 = 0; j0 < max_n; j0 += kTile) {
-    const int64_t n_tile = std::min(max_n, j0 + kTile) - j0;
-    if (m > 1) {
-      const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
-      for (int64_t i = 0; i < m; ++i) {
-        const int64_t n = std::min(g.queries[i].n_kv, j0 + kTile) - j0;
-        if (n > 0)
-          mx[i] = score_range(g, t.rows, t.stride, g.queries[i].q, scores(i) + j0, n, mx[i]);
-      }
-    } else {
-      mx[0] = score_range(g, k + j0 * st, st, g.queries[0].q, scores(0) + j0, n_tile, mx[0]);
-    }
-  }
-  for (int64_t i = 0; i < m; ++i) {
-    softmax_scores(scores(i), g.queries[i].n_kv, mx[i]);
-    std::fill(acc(i), acc(i) + 8 * D, 0.0f);
-  }
-  for (int64_t j0 = 0; j0 < max_n; j0 += kTile) {
-    const int64_t n_tile = std::min(max_n & ~int64_t{7}, j0 + kTile) - j0;
-    if (n_tile <= 0) break;
-    if (m > 1) {
-      const FloatRows t = widened(v + j0 * st, st, n_tile, D, tile);
-      for (int64_t i = 0; i < m; ++i) {
-        const int64_t n = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + kTile) - j0;
-        if (n > 0) pv_range(t.rows, t.stride, D, scores(i) + j0, acc(i), n);
-      }
-    } else {
-      pv_range(v + j0 * st, st, D, scores(0) + j0, acc(0), n_tile);
-    }
-  }
-  for (int64_t i = 0; i < m; ++i)
-    pv_finish<E>(g, scores(i), acc(i), g.queries[i].n_kv, g.queries[i].out);
+  scores_phase<E>(g, w, 0, w.s_len, mx);
+  softmax_phase(g, w, 0, m, mx);
+  values_phase<E>(g, w, 0, g.head_dim);
 }
 
 template <typename E>
@@ -364,8 +451,8 @@ void attend_typed(const AttendArgs& a) {
       score_range(g, k, a.kv_stride, a.q, a.scores, n, -std::numeric_limits<float>::infinity());
   softmax_scores(a.scores, n, mx);
   std::fill(a.acc, a.acc + 8 * D, 0.0f);
-  pv_range(v, a.kv_stride, D, a.scores, a.acc, n & ~int64_t{7});
-  pv_finish<E>(g, a.scores, a.acc, n, a.out);
+  pv_range(v, a.kv_stride, D, D, a.scores, a.acc, n & ~int64_t{7});
+  pv_finish<E>(g, a.scores, a.acc, n, 0, D, a.out);
 }
 
 }  // namespace
