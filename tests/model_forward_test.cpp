@@ -297,7 +297,7 @@ TEST(ForwardThreads, DecodeAfterLongPromptIsTheSameOnOneTwoAndThreeThreads) {
       }
     }
   }
-  set_attention_split_min_positions(kDefaultSplitMinPositions);
+  restore_attention_split_defaults();
 }
 
 std::vector<Case> all_cases() {

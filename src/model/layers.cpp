@@ -13,7 +13,9 @@
 namespace frugal::model {
 namespace {
 
-std::atomic<int64_t> g_split_min_positions{kDefaultSplitMinPositions};
+std::atomic<int64_t> g_split_min_positions{kDefaultSplitMinPositions};  // F32 caches
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+std::atomic<int64_t> g_split_min_positions_f16{kNever};
 
 // y[t] = rms_norm(x[t]) * w for each of `rows` rows of n.
 void rms_norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t rows, int64_t n,
@@ -197,6 +199,12 @@ void attend_token_split(const HParams& hp, int64_t layer, const BatchPlan::Seq& 
 
 void set_attention_split_min_positions(int64_t n) {
   g_split_min_positions.store(n, std::memory_order_relaxed);
+  g_split_min_positions_f16.store(n, std::memory_order_relaxed);
+}
+
+void restore_attention_split_defaults() {
+  g_split_min_positions.store(kDefaultSplitMinPositions, std::memory_order_relaxed);
+  g_split_min_positions_f16.store(kNever, std::memory_order_relaxed);
 }
 
 Status check_forward_args(const HParams& hp, std::span<const int32_t> tokens, const KvCache& cache,
@@ -277,7 +285,10 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   const bool one_token = plan.seqs.size() == 1 && plan.seqs[0].n_tokens == 1;
   if (one_token && heads_per_item < std::min(group, kMaxGroupQueries) &&
       H <= kMaxGroupQueries * pool.size() &&
-      plan.seqs[0].pos0 + 1 >= g_split_min_positions.load(std::memory_order_relaxed))
+      plan.seqs[0].pos0 + 1 >= (plan.seqs[0].cache->type() == KvType::kF16
+                                    ? g_split_min_positions_f16
+                                    : g_split_min_positions)
+                                   .load(std::memory_order_relaxed))
     attend_token_split(hp, layer, plan.seqs[0], s, pool);
   else
     attend_items(hp, layer, plan, heads_per_item, s, pool);

@@ -105,12 +105,16 @@ inline constexpr int64_t kMaxGroupQueries = 16;
 // Decode of one sequence with fewer KV heads than the threads need work items
 // splits each head between the threads (positions, then columns) from this
 // many attended positions on; below it, threads share heads by queries. Both
-// give the same bits. Measured on 2 threads, 1.5B decode shape
-// (bench/kernels/attention_bench.cpp): split 19 vs 23.5 ns per
-// query-position at 8192 (F32 cache), equal at 4096. Tests lower it to
-// exercise the split on small models.
+// give the same bits. Measured on 2 threads, 1.5B decode shape, F32 cache
+// (bench/kernels/attention_bench.cpp, runs alternating): the split took
+// 19-36 vs 23-40 ns per query-position at 16384 in four runs of four, about
+// equal at 4096. With an F16 cache it was no faster at any length, so F16
+// caches never split. Tests lower the threshold (both types) to exercise
+// the split on small models.
 inline constexpr int64_t kDefaultSplitMinPositions = 8192;
-void set_attention_split_min_positions(int64_t n);  // thread-safe
+// Thread-safe; for tests: the threshold n for both cache types, and back.
+void set_attention_split_min_positions(int64_t n);
+void restore_attention_split_defaults();
 
 struct DecoderScratch {
   DecoderScratch(const HParams& hp, int64_t n_tokens, int64_t n_kv, int n_threads);
