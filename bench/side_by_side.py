@@ -12,7 +12,7 @@ llama-cpp-python numpy gguf` from PyPI. It re-executes itself there.
 Method (one round per repetition, engines alternating so load swings hit both):
   frugal     `frugal bench MODEL -p P -n N -r 1 -t T -d 0[,D] -o json --no-warmup`
              (a fresh process per round; one untimed warm-up round first; its
-             default KV cache, F32: the faster one here, see bench/RESULTS.md).
+             default KV cache, F16, as llama.cpp's; see bench/RESULTS.md).
   llama.cpp  one Llama(n_threads=T, n_threads_batch=T, n_batch=512, type_k/type_v)
              per KV type, loaded once; warm-up eval first. pp: reset, then time
              llm.eval(P random tokens). tg: cache filled to depth once (untimed),

@@ -94,7 +94,7 @@ TEST(CliBench, JsonHasOneRowPerTestWithConsistentFigures) {
     EXPECT_EQ(row["n_params"].get<uint64_t>(), params);
     EXPECT_EQ(row["size_bytes"].get<uint64_t>(), 4 * params);  // all F32
     EXPECT_EQ(row["type"], "F32");
-    EXPECT_EQ(row["kv_type"], "f32");  // the default, as frugal run's
+    EXPECT_EQ(row["kv_type"], "f16");  // the default, as frugal run's
     EXPECT_EQ(row["threads"], 1);
     EXPECT_EQ(row["reps"], 2);
     EXPECT_EQ(row["n_depth"], 0);

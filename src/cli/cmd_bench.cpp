@@ -203,7 +203,7 @@ Action add_bench_command(CLI::App& app) {
                                  "Measure prefill (pp) and decode (tg) tokens/s, like llama-bench");
   struct Opts {
     std::string path;
-    std::string p = "512", n = "128", r = "5", t, d = "0", o = "md", kv = "f32";
+    std::string p = "512", n = "128", r = "5", t, d = "0", o = "md", kv = "f16";
     bool no_warmup = false;
   };
   auto o = std::make_shared<Opts>();
@@ -216,9 +216,8 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("-d,--n-depth", o->d,
                   "Cached positions before each test, comma-separated (default 0)");
   cmd->add_option("-o,--output", o->o, "Output format: md, csv or json (default md)");
-  cmd->add_option(
-      "--kv-type", o->kv,
-      "KV cache element type: f32 (default, as frugal run) or f16 (llama-bench's default)");
+  cmd->add_option("--kv-type", o->kv,
+                  "KV cache element type: f16 (default, as frugal run and llama-bench) or f32");
   cmd->add_flag("--no-warmup", o->no_warmup,
                 "Skip the untimed run before each test (when a driver warms up itself)");
   cmd->footer(

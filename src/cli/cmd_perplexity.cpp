@@ -24,7 +24,7 @@ struct PplFlags {
   int64_t ctx = 512;
   int64_t chunks = -1;
   int64_t batch = 512;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   bool json = false;
 };
 
@@ -91,10 +91,9 @@ Action add_perplexity_command(CLI::App& app) {
   cmd->add_option("--chunks", f->chunks, "Evaluate only the first N chunks (default: all)");
   cmd->add_option("-b,--batch-size", f->batch, "Tokens per forward pass (default 512)");
   cmd->add_option("-t,--threads", f->threads, "Threads (default: all hardware threads)");
-  cmd->add_option(
-      "--kv-type", f->kv_type,
-      "KV cache element type: f32 (default: the parity tests' arithmetic, and the faster "
-      "decode measured on AVX2 at depth 4096) or f16 (half the memory)");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default: half the memory, and the faster decode at "
+                  "depth measured on AVX2) or f32 (the parity tests' arithmetic)");
   cmd->add_flag("--json", f->json, "Print the result as JSON on stdout");
   cmd->add_option("--logits-out", f->logits_out,
                   "Write every scored next-token distribution (float32 logits) to this file, "

@@ -33,7 +33,7 @@ struct RunFlags {
   std::vector<std::string> stop;
   int threads = 0;
   int64_t ctx = 0;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
   int32_t max_tokens = -1;
   runtime::SamplingParams sampling;
   int64_t seed = -1;
@@ -229,10 +229,9 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("-t,--threads", f->threads, "Threads (default: all hardware threads)");
   cmd->add_option("-c,--ctx-size", f->ctx,
                   "Context size in tokens (default: the model's, at most 8192)");
-  cmd->add_option(
-      "--kv-type", f->kv_type,
-      "KV cache element type: f32 (default: the parity tests' arithmetic, and the faster "
-      "decode measured on AVX2 at depth 4096) or f16 (half the memory)");
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default: half the memory, and the faster decode at "
+                  "depth measured on AVX2) or f32 (the parity tests' arithmetic)");
   cmd->add_option("-n,--max-tokens", f->max_tokens,
                   "Most tokens to generate per reply (-1: until done or the context is full)");
   cmd->add_option("--temp", f->sampling.temperature,

@@ -17,7 +17,7 @@ struct ServeFlags {
   std::string reasoning_format = "deepseek";
   int32_t max_tokens_cap = 0;
   size_t max_body_bytes = 4u << 20;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
 };
 
 int serve(ServeFlags f) {
@@ -70,10 +70,9 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--port", o.port, "Port (default 8080)")->envname("FRUGAL_PORT");
   cmd->add_option("-c,--ctx-size", o.engine.n_ctx, "Context size per slot in tokens")
       ->envname("FRUGAL_CTX_SIZE");
-  cmd->add_option(
-         "--kv-type", f->kv_type,
-         "KV cache element type: f32 (default: the parity tests' arithmetic, and the faster "
-         "decode measured on AVX2 at depth 4096) or f16 (half the memory)")
+  cmd->add_option("--kv-type", f->kv_type,
+                  "KV cache element type: f16 (default: half the memory, and the faster decode at "
+                  "depth measured on AVX2) or f32 (the parity tests' arithmetic)")
       ->envname("FRUGAL_KV_TYPE");
   cmd->add_option("-t,--threads", o.engine.n_threads, "Threads (default: all hardware threads)")
       ->envname("FRUGAL_THREADS");

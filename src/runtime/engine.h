@@ -34,10 +34,10 @@ struct EngineOptions {
   int n_threads = 0;          // 0: one per hardware thread
   int64_t n_ctx = 0;          // 0: min(model's training context, 8192)
   std::string chat_template;  // "": from the model's metadata; else a kind name
-  // Element type of every session's KV cache. F32 by default (here and in
-  // the CLI): the arithmetic the parity tests hold to llama.cpp's with an F32
-  // cache, and faster decode at depth on AVX2 (bench/RESULTS.md); F16 halves
-  // the memory.
+  // Element type of every session's KV cache. F32 by default here: the
+  // arithmetic the parity tests hold to llama.cpp's with an F32 cache. The
+  // CLI defaults to F16: half the memory, and faster decode at depth on AVX2
+  // since the lane-by-lane P.V kernel (bench/RESULTS.md).
   model::KvType kv_type = model::KvType::kF32;
   // Page the weights in during load (gguf::File::prefault), calling this with
   // (bytes done, bytes total) as it goes. Unset: pages come in on first use.
