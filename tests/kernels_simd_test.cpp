@@ -5,7 +5,7 @@
 // - activation quantizers (Q8_0, Q8_1, Q8_K) produce byte-identical blocks,
 //   ties of the rounding included;
 // - matmul_with(table) matches matmul_with(ref) for every weight type, n_in
-//   256 / 896 / 4864, T = 1, 2, 3, 8, threads 1 and 2, within 1e-5 of
+//   256 / 896 / 4864, T = 1, 2, 3, 8, 19, threads 1 and 2, within 1e-5 of
 //   sum_i |w_i * a_i| (the integer sums per block are the same; only the order
 //   of float accumulation of the scaled block sums differs);
 // - a tile of tokens gives bit-identical results to one token at a time, and
@@ -180,10 +180,10 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
     ASSERT_TRUE(check_weight(w).ok());
     std::vector<float> wf(n_in * n_out);  // [n_out, n_in]
     for (int64_t o = 0; o < n_out; ++o) get_row(w, o, wf.data() + o * n_in);
-    const int64_t max_tok = 8;
-    const auto x = random_activations(max_tok, n_in, rng);  // [8, n_in]
+    const int64_t max_tok = 19;                             // two full GEMM panels of 8 and a part
+    const auto x = random_activations(max_tok, n_in, rng);  // [19, n_in]
     // The activations as every table sees them (identical bytes, checked above).
-    std::vector<float> xa = x;  // [8, n_in]
+    std::vector<float> xa = x;  // [19, n_in]
     if (rk->quantize_act != nullptr) {
       std::vector<uint8_t> q(*gguf::row_size(rk->act_type, n_in));
       for (int64_t tk = 0; tk < max_tok; ++tk) {
@@ -192,7 +192,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
             tensor::dequantize_row(rk->act_type, q.data(), xa.data() + tk * n_in, n_in).ok());
       }
     }
-    std::vector<double> mag(max_tok * n_out);  // [8, n_out]: sum |w_i a_i|
+    std::vector<double> mag(max_tok * n_out);  // [19, n_out]: sum |w_i a_i|
     for (int64_t tk = 0; tk < max_tok; ++tk) {
       for (int64_t o = 0; o < n_out; ++o) {
         double m = 0;
@@ -204,7 +204,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
     for (const KernelTable* table : available_kernels()) {
       // One token at a time (the decode path) with one thread: the baseline
       // every tiled / threaded call of this table must reproduce bit for bit.
-      std::vector<float> single(max_tok * n_out);  // [8, n_out]
+      std::vector<float> single(max_tok * n_out);  // [19, n_out]
       for (int64_t tk = 0; tk < max_tok; ++tk) {
         matmul_with(*table, w, x.data() + tk * n_in, single.data() + tk * n_out, 1, pool1);
       }
@@ -212,7 +212,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
       // multi-row block kernels (dot_block) may not change a row's bits.
       {
         const DotKernel* k = table->find(t);
-        std::vector<uint8_t> xq(x.size() * sizeof(float));  // [8, act row bytes]
+        std::vector<uint8_t> xq(x.size() * sizeof(float));  // [19, act row bytes]
         uint64_t arb = n_in * sizeof(float);
         if (k->quantize_act != nullptr) arb = *gguf::row_size(k->act_type, n_in);
         for (int64_t tk = 0; tk < max_tok; ++tk) {
@@ -229,7 +229,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
           }
         }
       }
-      for (int64_t n_tok : {1, 2, 3, 8}) {
+      for (int64_t n_tok : {1, 2, 3, 8, 19}) {
         for (ThreadPool* pool : {&pool1, &pool2}) {
           std::vector<float> y(n_tok * n_out, -1.0f), yref(n_tok * n_out, -2.0f);  // [T, n_out]
           matmul_with(*table, w, x.data(), y.data(), n_tok, *pool);

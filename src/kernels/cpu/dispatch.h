@@ -37,12 +37,33 @@ using VecDotBlockFn = void (*)(const void* w, uint64_t w_row_bytes, int n_rows, 
                                int64_t y_stride);
 inline constexpr int kDotRows = 8;
 
+// Prefill GEMM (tokens in SIMD lanes, kernels/README.md): activations of up
+// to kGemmPanelTokens tokens are interleaved into a panel once per matmul
+// call, weight rows are unpacked (codes to bytes, scales to floats) once per
+// block of rows, and run() multiplies unpacked rows by a panel:
+//   y[t * y_stride + r] = dot(row r, token t), t < n_tokens, r < n_rows,
+// bit for bit what the table's `dot` returns. Sizes are per row / per panel
+// for n elements (n a multiple of the weight and activation blocks).
+inline constexpr int kGemmPanelTokens = 8;
+// matmul() takes the GEMM from this many tokens (below: dot_block tiles).
+inline constexpr int kGemmMinTokens = 8;
+struct GemmKernel {
+  uint64_t (*panel_bytes)(int64_t n);
+  // act: n_tokens (1..kGemmPanelTokens) rows in act_type format.
+  void (*pack_panel)(const void* act, uint64_t act_row_bytes, int64_t n, int n_tokens, void* panel);
+  uint64_t (*unpacked_row_bytes)(int64_t n);
+  void (*unpack_rows)(const void* w, uint64_t w_row_bytes, int n_rows, int64_t n, void* dst);
+  void (*run)(const void* unpacked, int n_rows, const void* panel, int64_t n, int n_tokens,
+              float* y, int64_t y_stride);
+};
+
 struct DotKernel {
   gguf::GgmlType act_type = gguf::GgmlType::F32;  // F32: activations used as they are
   QuantizeActFn quantize_act = nullptr;           // null when act_type is F32
   VecDotFn dot = nullptr;                         // null: weight type not supported
   VecDotTileFn dot_tile = nullptr;                // null: matmul calls dot per token
   VecDotBlockFn dot_block = nullptr;              // null: dot_tile (or dot) per row
+  const GemmKernel* gemm = nullptr;               // null: prefill through dot_block / dot_tile
 };
 
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know

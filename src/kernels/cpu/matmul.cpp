@@ -41,6 +41,57 @@ void matmul(const WeightView& w, const float* x, float* y, int64_t n_tokens, Thr
   matmul_with(active_kernels(), w, x, y, n_tokens, pool);
 }
 
+namespace {
+
+// A buffer of at least `bytes`, 64-byte aligned (panel chunks are then
+// aligned 32-byte loads), grown on demand and kept per thread.
+uint8_t* aligned_scratch(std::vector<uint8_t>& buf, uint64_t bytes) {
+  constexpr uint64_t kAlign = 64;
+  if (buf.size() < bytes + kAlign) buf.resize(bytes + kAlign);
+  const auto addr = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + ((kAlign - addr % kAlign) % kAlign);
+}
+
+// Prefill through a GemmKernel (dispatch.h): the activations [T, act_row_bytes]
+// are packed into ceil(T / 8) panels (threads split the panels); then each
+// thread takes its contiguous range of rows kGemmRowBlock at a time,
+// unpacks them into its own scratch (L2-resident: 16 rows of 8960 Q4_K
+// elements are 157 KB) and runs every panel over them.
+void gemm_panels(const GemmKernel& g, const WeightView& w, const uint8_t* act,
+                 uint64_t act_row_bytes, float* y, int64_t n_tokens, ThreadPool& pool) {
+  constexpr int64_t kGemmRowBlock = 16;
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  const int64_t n_panels = (n_tokens + kGemmPanelTokens - 1) / kGemmPanelTokens;
+  const uint64_t panel_bytes = g.panel_bytes(n_in);
+  thread_local std::vector<uint8_t> panel_buf;
+  uint8_t* panels = aligned_scratch(panel_buf, panel_bytes * n_panels);  // [n_panels][panel_bytes]
+  pool.parallel_for(n_panels, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t t = p * kGemmPanelTokens;
+      g.pack_panel(act + t * act_row_bytes, act_row_bytes, n_in,
+                   static_cast<int>(std::min<int64_t>(kGemmPanelTokens, n_tokens - t)),
+                   panels + p * panel_bytes);
+    }
+  });
+  const uint64_t unpacked_row_bytes = g.unpacked_row_bytes(n_in);
+  pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
+    thread_local std::vector<uint8_t> rows_buf;
+    uint8_t* rows = aligned_scratch(rows_buf, unpacked_row_bytes * kGemmRowBlock);
+    for (int64_t ob = o0; ob < o1; ob += kGemmRowBlock) {
+      const int nr = static_cast<int>(std::min(kGemmRowBlock, o1 - ob));
+      g.unpack_rows(w.data + static_cast<uint64_t>(ob) * w.row_bytes, w.row_bytes, nr, n_in, rows);
+      for (int64_t p = 0; p < n_panels; ++p) {
+        const int64_t t = p * kGemmPanelTokens;
+        const int nt = static_cast<int>(std::min<int64_t>(kGemmPanelTokens, n_tokens - t));
+        g.run(rows, nr, panels + p * panel_bytes, n_in, nt, y + t * n_out + ob,
+              n_out);  // y[t .. t + nt), [ob, ob + nr)
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x, float* y,
                  int64_t n_tokens, ThreadPool& pool) {
   const DotKernel* k = kernels.find(w.type);
@@ -67,7 +118,11 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
 
   // Each thread owns a contiguous range of output rows and computes them for
   // every token, so one weight row is read from memory once per call (the
-  // same holds for all three loops below).
+  // same holds for all the loops below).
+  if (k->gemm != nullptr && n_tokens >= kGemmMinTokens) {
+    gemm_panels(*k->gemm, w, act, act_row_bytes, y, n_tokens, pool);
+    return;
+  }
   const VecDotFn dot = k->dot;
   const VecDotTileFn tile = k->dot_tile;
   const VecDotBlockFn block = k->dot_block;

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/x86/cpu_features.h"
 
 namespace frugal::kernels::avx2 {
@@ -68,6 +69,11 @@ FRUGAL_AVX2_DECLARE_BLOCK(block_q4_k_q8_k);
 FRUGAL_AVX2_DECLARE_BLOCK(block_q5_k_q8_k);
 FRUGAL_AVX2_DECLARE_BLOCK(block_q6_k_q8_k);
 #undef FRUGAL_AVX2_DECLARE_BLOCK
+
+// Prefill GEMMs (GemmKernel, dispatch.h; avx2_gemm.cpp): results the bits
+// of dot_q4_0_q8_0 / dot_q4_k_q8_k.
+extern const GemmKernel gemm_q4_0_q8_0;
+extern const GemmKernel gemm_q4_k_q8_k;
 
 // Activation quantizers, byte-identical to tensor::quantize_act_q8_{0,1} and
 // tensor::quantize_row_q8_k.

@@ -139,20 +139,23 @@ inline __m256i dot_u8(__m256i w, __m256i a) {
 }
 
 // The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h)
-// as bytes [sc0..sc7, mn0..mn7], unpacked four at a time in 32-bit words:
-// sc/mn j < 4 are the low 6 bits of bytes j / 4 + j; sc/mn j >= 4 take their
-// low nibble from byte 4 + j (low / high half) and their top 2 bits from the
-// top of byte j - 4 / j.
-inline __m128i k4_scales_mins(const uint8_t* q) {
-  uint32_t u[3];
-  std::memcpy(u, q, sizeof(u));
-  constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kTop2 = 0x03030303;
-  const uint32_t sc_lo = u[0] & kLow6;
-  const uint32_t mn_lo = u[1] & kLow6;
-  const uint32_t sc_hi = (u[2] & kLow4) | (((u[0] >> 6) & kTop2) << 4);
-  const uint32_t mn_hi = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kTop2) << 4);
-  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
-                        static_cast<int>(mn_hi));
+// as bytes [sc0..sc7, mn0..mn7]. The three 32-bit words u0, u1, u2 of the
+// packed field hold: sc/mn j < 4 in the low 6 bits of byte j of u0 / u1;
+// sc/mn j >= 4 with their low nibble in byte j - 4 of u2 (low / high half)
+// and their top 2 bits at the top of byte j - 4 of u0 / u1. Unpacked in SIMD
+// lanes (about 10 vector ops instead of 14 scalar ones and four inserts;
+// worth about 1 % on the Q4_K decode matmul, matmul_bench on one Zen 3 core).
+// `block` points at the super-block, whose first 16 bytes are d, dmin and
+// the 12 packed bytes in both types, so one 16-byte load stays inside it.
+inline __m128i k4_scales_mins(const void* block) {
+  const __m128i v = _mm_srli_si128(_mm_loadu_si128(static_cast<const __m128i*>(block)), 4);
+  // [u0, u1, u2, 0]: lanes 0 and 1 give the scales' and the mins' halves.
+  const __m128i low6 = _mm_and_si128(v, _mm_set1_epi8(0x3F));  // [sc0..3, mn0..3, ..]
+  const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(3)), 4);
+  const __m128i u2 = _mm_srlv_epi32(_mm_shuffle_epi32(v, 0xAA), _mm_setr_epi32(0, 4, 0, 0));
+  const __m128i high =
+      _mm_or_si128(_mm_and_si128(u2, _mm_set1_epi8(0x0F)), top2);  // [sc4..7, mn4..7, ..]
+  return _mm_unpacklo_epi32(low6, high);
 }
 
 }  // namespace

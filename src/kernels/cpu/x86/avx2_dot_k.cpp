@@ -9,6 +9,8 @@
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
+#include <cstddef>
+
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
@@ -20,6 +22,10 @@ using tensor::BlockQ5_K;
 using tensor::BlockQ6_K;
 using tensor::BlockQ8_K;
 using tensor::kQKK;
+
+// k4_scales_mins() loads a block's first 16 bytes: d, dmin, the 12 packed bytes.
+static_assert(offsetof(BlockQ5_K, scales) == 4 &&
+              offsetof(BlockQ5_K, scales) + sizeof(BlockQ5_K::scales) == 16);
 
 inline const BlockQ8_K* act_block(const TileArgs& p, int t, int64_t i) {
   return reinterpret_cast<const BlockQ8_K*>(p.a + t * p.stride) + i;
@@ -44,7 +50,7 @@ void k4_family(const TileArgs& p, Codes codes) {
   __m256 acc[NT], acc_min[NT];
   for (int t = 0; t < NT; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    const __m128i sm = k4_scales_mins(x[i].scales);  // [16] u8: 8 scales, 8 mins
+    const __m128i sm = k4_scales_mins(&x[i]);  // [16] u8: 8 scales, 8 mins
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
         sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));

@@ -29,6 +29,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include <cmath>
+#include <cstddef>
 
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_common.h"
@@ -40,6 +41,10 @@ namespace {
 using tensor::BlockQ4_K;
 using tensor::BlockQ8_K;
 using tensor::kQKK;
+
+// k4_scales_mins() loads a block's first 16 bytes: d, dmin, the 12 packed bytes.
+static_assert(offsetof(BlockQ4_K, scales) == 4 &&
+              offsetof(BlockQ4_K, scales) + sizeof(BlockQ4_K::scales) == 16);
 
 constexpr int kLaneRows = 8;
 constexpr int kGroups = kQKK / 32;
@@ -85,7 +90,7 @@ void rows8(const TileArgs& p) {
     __m128i sm[kLaneRows];  // [8 rows][16] u8: sc0..sc7, mn0..mn7
     for (int r = 0; r < kLaneRows; ++r) {
       b[r] = row_blocks(p, r) + i;
-      sm[r] = k4_scales_mins(b[r]->scales);
+      sm[r] = k4_scales_mins(b[r]);
     }
     // Transpose to groups: after three rounds of unpacking, sc2[k] holds
     // the scales of groups 2k (bytes 0..7, rows 0..7) and 2k + 1 (bytes
@@ -182,7 +187,7 @@ void row1(const TileArgs& p) {
   const BlockQ4_K* x = row_blocks(p, 0);
   float acc[NT] = {}, acc_min[NT] = {};
   for (int64_t i = 0; i < nb; ++i) {
-    const __m128i sm = k4_scales_mins(x[i].scales);
+    const __m128i sm = k4_scales_mins(&x[i]);
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
         sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
