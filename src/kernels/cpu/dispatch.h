@@ -53,6 +53,8 @@ struct GemmKernel {
   void (*pack_panel)(const void* act, uint64_t act_row_bytes, int64_t n, int n_tokens, void* panel);
   uint64_t (*unpacked_row_bytes)(int64_t n);
   void (*unpack_rows)(const void* w, uint64_t w_row_bytes, int n_rows, int64_t n, void* dst);
+  // n_tokens 1..2 * kGemmPanelTokens: tokens from 8 on are in the panel
+  // that follows `panel` in memory.
   void (*run)(const void* unpacked, int n_rows, const void* panel, int64_t n, int n_tokens,
               float* y, int64_t y_stride);
 };

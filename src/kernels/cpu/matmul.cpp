@@ -56,7 +56,8 @@ uint8_t* aligned_scratch(std::vector<uint8_t>& buf, uint64_t bytes) {
 // are packed into ceil(T / 8) panels (threads split the panels); then each
 // thread takes its contiguous range of rows kGemmRowBlock at a time,
 // unpacks them into its own scratch (L2-resident: 16 rows of 8960 Q4_K
-// elements are 157 KB) and runs every panel over them.
+// elements are 157 KB) and runs every panel over them, two adjacent panels
+// (16 tokens) per call.
 void gemm_panels(const GemmKernel& g, const WeightView& w, const uint8_t* act,
                  uint64_t act_row_bytes, float* y, int64_t n_tokens, ThreadPool& pool) {
   constexpr int64_t kGemmRowBlock = 16;
@@ -80,9 +81,9 @@ void gemm_panels(const GemmKernel& g, const WeightView& w, const uint8_t* act,
     for (int64_t ob = o0; ob < o1; ob += kGemmRowBlock) {
       const int nr = static_cast<int>(std::min(kGemmRowBlock, o1 - ob));
       g.unpack_rows(w.data + static_cast<uint64_t>(ob) * w.row_bytes, w.row_bytes, nr, n_in, rows);
-      for (int64_t p = 0; p < n_panels; ++p) {
+      for (int64_t p = 0; p < n_panels; p += 2) {  // two adjacent panels per call
         const int64_t t = p * kGemmPanelTokens;
-        const int nt = static_cast<int>(std::min<int64_t>(kGemmPanelTokens, n_tokens - t));
+        const int nt = static_cast<int>(std::min<int64_t>(2 * kGemmPanelTokens, n_tokens - t));
         g.run(rows, nr, panels + p * panel_bytes, n_in, nt, y + t * n_out + ob,
               n_out);  // y[t .. t + nt), [ob, ob + nr)
       }
