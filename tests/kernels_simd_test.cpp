@@ -5,7 +5,7 @@
 // - activation quantizers (Q8_0, Q8_1, Q8_K) produce byte-identical blocks,
 //   ties of the rounding included;
 // - matmul_with(table) matches matmul_with(ref) for every weight type, n_in
-//   256 / 896 / 4864, T = 1, 2, 3, 8, 19, threads 1 and 2, within 1e-5 of
+//   256 / 896 / 4864, T = 1, 2, 3, 8, 13, 19, threads 1 and 2, within 1e-5 of
 //   sum_i |w_i * a_i| (the integer sums per block are the same; only the order
 //   of float accumulation of the scaled block sums differs);
 // - a tile of tokens gives bit-identical results to one token at a time, and
@@ -180,7 +180,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
     ASSERT_TRUE(check_weight(w).ok());
     std::vector<float> wf(n_in * n_out);  // [n_out, n_in]
     for (int64_t o = 0; o < n_out; ++o) get_row(w, o, wf.data() + o * n_in);
-    const int64_t max_tok = 19;                             // two full GEMM panels of 8 and a part
+    const int64_t max_tok = 19;  // GEMM calls: 13 = 8 + 5 tokens, 19 = 16, then 3
     const auto x = random_activations(max_tok, n_in, rng);  // [19, n_in]
     // The activations as every table sees them (identical bytes, checked above).
     std::vector<float> xa = x;  // [19, n_in]
@@ -229,7 +229,7 @@ TEST_P(SimdVsRef, MatmulAllShapesTokensThreads) {
           }
         }
       }
-      for (int64_t n_tok : {1, 2, 3, 8, 19}) {
+      for (int64_t n_tok : {1, 2, 3, 8, 13, 19}) {
         for (ThreadPool* pool : {&pool1, &pool2}) {
           std::vector<float> y(n_tok * n_out, -1.0f), yref(n_tok * n_out, -2.0f);  // [T, n_out]
           matmul_with(*table, w, x.data(), y.data(), n_tok, *pool);
