@@ -131,7 +131,7 @@ TEST_P(AttentionGroup, GroupOfQueriesMatchesOneAtATimeBitForBit) {
     for (int64_t D : {64, 128, 12}) {
       const int64_t max_n = 77;
       Case c = with_halves(make_case(D, max_n, static_cast<uint32_t>(D + 5)));
-      for (int64_t m : {1, 2, 3, 5, 12})
+      for (int64_t m : {1, 2, 3, 4, 5, 12})
         for (bool same : {false, true}) {
           std::mt19937 rng(static_cast<uint32_t>(m * 31 + D));
           std::normal_distribution<float> nd(0.0f, 1.0f);

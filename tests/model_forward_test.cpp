@@ -260,10 +260,10 @@ TEST_P(ForwardTest, BatchOfSequencesEqualsEachAloneBitForBit) {
 }
 
 // Decode after a long prompt gives the same bits on 1, 2 and 3 threads: one
-// thread runs each KV head's queries as one item; two and three split every
-// head by positions and columns (layers.cpp attend_token_split, since the
-// tiny models have 2 KV heads), with parts whose maxima must be merged. F32
-// and F16 caches.
+// and two threads run each KV head's queries as one item (the tiny models
+// have 2 KV heads); three split every head by positions and columns
+// (layers.cpp attend_token_split), with parts whose maxima must be merged.
+// F32 and F16 caches.
 TEST(ForwardThreads, DecodeAfterLongPromptIsTheSameOnOneTwoAndThreeThreads) {
   set_attention_split_min_positions(1);  // the split at every length
   for (const char* name : {"tiny-qwen2", "tiny-llama"}) {

@@ -31,6 +31,7 @@ double rss_mib() {
 
 TEST(KvCache, CommitsMemoryOnlyForWrittenPositions) {
   if (process_memory().rss_bytes == 0) GTEST_SKIP() << "no /proc/self/status here";
+  const std::vector<float> k(size_t{4096} * 512, 1.0f), v(k.size(), 2.0f);  // [4096, Hkv*D]
   const double before = rss_mib();
   KvCache cache(shapes(), 8192);
   ASSERT_EQ(cache.capacity(), 8192);
@@ -38,14 +39,40 @@ TEST(KvCache, CommitsMemoryOnlyForWrittenPositions) {
   EXPECT_LT(after_alloc - before, 8.0) << "128 MiB of K/V were committed up front";
   EXPECT_EQ(cache.k_f32(3)[8191 * 512 + 511], 0.0f);  // reads as zeros
   EXPECT_EQ(cache.v_f32(0)[0], 0.0f);
-  // Fill layer 0's K and V for 4096 positions: 2 x 8 MiB become resident.
-  std::fill(cache.k_f32(0), cache.k_f32(0) + 4096 * 512, 1.0f);
-  std::fill(cache.v_f32(0), cache.v_f32(0) + 4096 * 512, 2.0f);
+  // Store layer 0's K and V for 4096 positions: 2 x 8 MiB become resident,
+  // spread over the 4 heads' rows (head-major layout).
+  cache.store(0, 0, 4096, k.data(), v.data());
   const double after_write = rss_mib();
   EXPECT_GT(after_write - after_alloc, 15.0);
   EXPECT_LT(after_write - after_alloc, 24.0);
-  EXPECT_EQ(cache.k_f32(0)[4095 * 512], 1.0f);
-  EXPECT_EQ(cache.v_f32(0)[4096 * 512], 0.0f);  // the next position is still untouched
+  for (int64_t g = 0; g < 4; ++g) {
+    const auto* kg = static_cast<const float*>(cache.k_head(0, g));  // [C, D]
+    const auto* vg = static_cast<const float*>(cache.v_head(0, g));  // [C, D]
+    EXPECT_EQ(kg[4095 * 128 + 127], 1.0f);
+    EXPECT_EQ(vg[4095 * 128], 2.0f);
+    EXPECT_EQ(vg[4096 * 128], 0.0f);  // the next position is still untouched
+  }
+}
+
+// Rows come in with the heads interleaved ([n_pos, Hkv*D], as the
+// projections write them) and each head's part lands in that head's rows.
+TEST(KvCache, StoresEachHeadsPartInItsOwnRows) {
+  KvCache cache(shapes(), 64);
+  std::vector<float> k(size_t{3} * 512), v(k.size());  // [3, Hkv*D]
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(i), v[i] = -static_cast<float>(i);
+  cache.store(1, 5, 3, k.data(), v.data());
+  for (int64_t g = 0; g < 4; ++g) {
+    const auto* kg = static_cast<const float*>(cache.k_head(1, g));  // [C, D]
+    const auto* vg = static_cast<const float*>(cache.v_head(1, g));  // [C, D]
+    for (int64_t t = 0; t < 3; ++t)
+      for (int64_t d = 0; d < 128; d += 31) {
+        ASSERT_EQ(kg[(5 + t) * 128 + d], k[static_cast<size_t>(t * 512 + g * 128 + d)]);
+        ASSERT_EQ(vg[(5 + t) * 128 + d], v[static_cast<size_t>(t * 512 + g * 128 + d)]);
+      }
+    EXPECT_EQ(kg[4 * 128 + 127], 0.0f);  // positions 4 and 8: untouched
+    EXPECT_EQ(kg[8 * 128], 0.0f);
+  }
+  EXPECT_EQ(static_cast<const float*>(cache.k_head(0, 3))[5 * 128], 0.0f);  // other layers too
 }
 
 // An F16 cache holds each stored value rounded to half (round to nearest
@@ -70,16 +97,22 @@ TEST(KvCache, HalfCacheStoresRoundedValuesInHalfTheMemory) {
     EXPECT_GT(grown, 7.0);
     EXPECT_LT(grown, 12.0);
   }
-  const auto* kh = static_cast<const uint16_t*>(cache.k(2));  // [C, Hkv*D]
-  const auto* vh = static_cast<const uint16_t*>(cache.v(2));  // [C, Hkv*D]
-  EXPECT_EQ(kh[10 * 512 - 1], 0u);                            // before the stored range: untouched
+  // Element i of the stored rows: position 10 + i / 512, head i % 512 / 128.
+  auto at = [](const void* layer, size_t i) {  // layer: [Hkv, C, D] halves
+    const size_t p = 10 + i / 512, g = i % 512 / 128, d = i % 128;
+    return static_cast<const uint16_t*>(layer)[(g * 8192 + p) * 128 + d];
+  };
   for (size_t i = 0; i < k.size(); i += 37) {
-    ASSERT_EQ(kh[10 * 512 + i], tensor::fp32_to_fp16(k[i])) << i;
-    ASSERT_EQ(vh[10 * 512 + i], 0xfc00u) << i;  // -inf
+    ASSERT_EQ(at(cache.k(2), i), tensor::fp32_to_fp16(k[i])) << i;
+    ASSERT_EQ(at(cache.v(2), i), 0xfc00u) << i;  // -inf
   }
-  EXPECT_EQ(tensor::fp16_to_fp32(kh[10 * 512 + 3]),
+  EXPECT_EQ(tensor::fp16_to_fp32(at(cache.k(2), 3)),
             tensor::fp16_to_fp32(tensor::fp32_to_fp16(k[3])));
-  EXPECT_EQ(kh[(10 + n_pos) * 512], 0u);  // after it: untouched
+  for (int64_t g = 0; g < 4; ++g) {
+    const auto* kg = static_cast<const uint16_t*>(cache.k_head(2, g));  // [C, D]
+    EXPECT_EQ(kg[10 * 128 - 1], 0u);        // before the stored range: untouched
+    EXPECT_EQ(kg[(10 + n_pos) * 128], 0u);  // after it: untouched
+  }
 }
 
 TEST(KvCache, TypeNamesRoundTripAndOthersAreRefused) {

@@ -1,19 +1,20 @@
 // Microbenchmark of one layer's attention at decode in the shape of
-// R1-Distill-Qwen-1.5B: head_dim 128, 2 KV heads interleaved in the cache
-// (rows 256 elements apart), 6 query heads per KV head, one new token
-// attending over n positions, on a pool of T threads, the two ways
+// R1-Distill-Qwen-1.5B: head_dim 128, 2 KV heads, each with its own rows
+// (the cache's head-major layout, model.h), 6 query heads per KV head, one
+// new token attending over n positions, on a pool of T threads, the two ways
 // model/layers.cpp can run it, alternating:
-//   items  items of 3 queries, KV head by KV head, taken by the threads as
-//          they go (attend_items; two threads read the same head);
+//   items  one item per KV head with all 6 of its queries, taken by the
+//          threads as they go (attend_items; what 2 threads run);
 //   split  every head split between the threads by positions (scores) and
 //          columns (values), kernels::AttendPhase (attend_token_split).
 // ns/qp = time per layer / (12 queries * n positions). Like a model's layers,
 // the caches of several layers (at least 256 MiB in all) are visited in turn,
-// so K and V come from memory, not from L3.
+// so K and V come from memory, not from L3 (--hot: one layer, visited again
+// and again, to see the kernels' own speed where the cache holds it).
 // Not part of the build; build against a Release build dir, e.g.:
 //   g++ -std=c++20 -O2 -Isrc bench/kernels/attention_bench.cpp -o /tmp/attention_bench
 //     build/libfrugal_{kernels,tensor,common}.a -lfmt -lpthread
-// Usage: attention_bench [-t T] [n ...]   (default: 2 threads; 512 4096 16384)
+// Usage: attention_bench [-t T] [--hot] [n ...]   (default: 2 threads; 512 4096 16384)
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -35,20 +36,21 @@ using namespace frugal;
 
 namespace {
 
-constexpr int64_t kD = 128, kHkv = 2, kGroup = 6, kPerItem = 3;
+constexpr int64_t kD = 128, kHkv = 2, kGroup = 6, kPerItem = 6;
 
 struct Timing {
   double ns_qp[2];  // items, split
 };
 
-Timing run(const kernels::KernelTable& tab, ThreadPool& pool, kernels::KvType type, int64_t n) {
+Timing run(const kernels::KernelTable& tab, ThreadPool& pool, kernels::KvType type, int64_t n,
+           bool hot) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t row = kHkv * kD;
   const bool half = type == kernels::KvType::kF16;
   const size_t per_layer_bytes =
       static_cast<size_t>(2 * n * row) * kernels::kv_type_size(type);  // K and V
-  const size_t n_layers = std::max<size_t>(2, (size_t{256} << 20) / per_layer_bytes + 1);
+  const size_t n_layers = hot ? 1 : std::max<size_t>(2, (size_t{256} << 20) / per_layer_bytes + 1);
   const size_t elems = static_cast<size_t>(n * row) * n_layers;
   const size_t bytes_each = elems * kernels::kv_type_size(type);
   auto alloc = [&] {  // like the cache's pages (common/zeroed_pages.h)
@@ -73,11 +75,11 @@ Timing run(const kernels::KernelTable& tab, ThreadPool& pool, kernels::KvType ty
       static_cast<size_t>(kernels::attend_group_scratch_len(kHkv * kGroup, n, kD)));
   size_t l = 0;
   auto head = [&](int64_t g, kernels::AttendGroupArgs& a) {
-    const size_t at = l * static_cast<size_t>(n * row) + static_cast<size_t>(g * kD);
+    const size_t at = l * static_cast<size_t>(n * row) + static_cast<size_t>(g * n * kD);
     a.k = half ? static_cast<const void*>(kh + at) : kf + at;
     a.v = half ? static_cast<const void*>(vh + at) : vf + at;
     a.kv_type = type;
-    a.kv_stride = row;
+    a.kv_stride = kD;
     a.head_dim = kD;
     a.scale = 0.088f;
     a.order = kernels::ScoreOrder::kSingle;
@@ -169,10 +171,13 @@ Timing run(const kernels::KernelTable& tab, ThreadPool& pool, kernels::KvType ty
 
 int main(int argc, char** argv) {
   int threads = 2;
+  bool hot = false;
   std::vector<int64_t> ns;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "-t" && i + 1 < argc)
       threads = std::atoi(argv[++i]);
+    else if (std::string(argv[i]) == "--hot")
+      hot = true;
     else
       ns.push_back(std::atoll(argv[i]));
   }
@@ -184,7 +189,7 @@ int main(int argc, char** argv) {
   std::printf("%-4s %7s %10s %10s\n", "kv", "n", "items", "split");
   for (auto type : {kernels::KvType::kF32, kernels::KvType::kF16})
     for (int64_t n : ns) {
-      const Timing r = run(t, pool, type, n);
+      const Timing r = run(t, pool, type, n, hot);
       std::printf("%-4s %7lld %10.2f %10.2f\n", type == kernels::KvType::kF16 ? "f16" : "f32",
                   static_cast<long long>(n), r.ns_qp[0], r.ns_qp[1]);
     }

@@ -41,10 +41,11 @@ uint64_t KvCache::bytes_per_position(const HParams& hp, KvType type) {
 KvCache::KvCache(const HParams& hp, int64_t capacity, KvType type)
     : capacity_(safe_capacity(hp, capacity)),
       kv_dim_(hp.n_head_kv * hp.head_dim),
+      head_dim_(hp.head_dim),
       n_layer_(hp.n_layer),
       type_(type),
-      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_) * elem_),  // [L, C, Hkv*D]
-      v_(k_.size()) {                                                   // [L, C, Hkv*D]
+      k_(static_cast<size_t>(n_layer_ * capacity_ * kv_dim_) * elem_),  // [L, Hkv, C, D]
+      v_(k_.size()) {                                                   // [L, Hkv, C, D]
   // The mapping failed (address space or overcommit limit): an empty cache,
   // which callers report as "cache full", never a crash.
   if (k_.size() != v_.size() || (capacity_ > 0 && kv_dim_ > 0 && n_layer_ > 0 && !v_.data()))
@@ -53,20 +54,27 @@ KvCache::KvCache(const HParams& hp, int64_t capacity, KvType type)
 
 void KvCache::store(int64_t layer, int64_t pos, int64_t n_pos, const float* k_rows,
                     const float* v_rows) {
-  const int64_t n = n_pos * kv_dim_;  // elements of each of K and V
-  const int64_t at = pos * kv_dim_;
-  if (type_ == KvType::kF32) {
-    std::copy_n(k_rows, n, k_f32(layer) + at);
-    std::copy_n(v_rows, n, v_f32(layer) + at);
-    return;
-  }
-  // Scalar conversion on purpose: it is a few thousand values per token per
-  // layer, next to the millions of weight bytes the same step reads.
-  uint16_t* kh = static_cast<uint16_t*>(k(layer)) + at;  // [n_pos, Hkv*D]
-  uint16_t* vh = static_cast<uint16_t*>(v(layer)) + at;  // [n_pos, Hkv*D]
-  for (int64_t i = 0; i < n; ++i) {
-    kh[i] = tensor::fp32_to_fp16(k_rows[i]);
-    vh[i] = tensor::fp32_to_fp16(v_rows[i]);
+  const int64_t D = head_dim_, Hkv = D > 0 ? kv_dim_ / D : 0;
+  for (int64_t g = 0; g < Hkv; ++g) {
+    const size_t at = layer_offset(layer) + head_offset(g) + static_cast<size_t>(pos * D) * elem_;
+    for (int64_t t = 0; t < n_pos; ++t) {
+      const float* kr = k_rows + t * kv_dim_ + g * D;  // [D]
+      const float* vr = v_rows + t * kv_dim_ + g * D;  // [D]
+      const size_t row = at + static_cast<size_t>(t * D) * elem_;
+      if (type_ == KvType::kF32) {
+        std::copy_n(kr, D, reinterpret_cast<float*>(k_base() + row));
+        std::copy_n(vr, D, reinterpret_cast<float*>(v_base() + row));
+        continue;
+      }
+      // Scalar conversion on purpose: it is a few thousand values per token
+      // per layer, next to the millions of weight bytes the same step reads.
+      uint16_t* kh = reinterpret_cast<uint16_t*>(k_base() + row);  // [D]
+      uint16_t* vh = reinterpret_cast<uint16_t*>(v_base() + row);  // [D]
+      for (int64_t d = 0; d < D; ++d) {
+        kh[d] = tensor::fp32_to_fp16(kr[d]);
+        vh[d] = tensor::fp32_to_fp16(vr[d]);
+      }
+    }
   }
 }
 

@@ -108,13 +108,6 @@ float score_batch(const float* q, const E* k, int64_t D) {
 // starts at P.V lane 0.
 constexpr int64_t kTile = 32;
 
-// Positions per tile of V: as many as keep the tile's columns within about
-// 16 KiB (L1), from kTile to 4 kTile. pv_range loads and stores each lane's
-// accumulators once per tile and query, so longer tiles spread that cost.
-inline int64_t value_tile(int64_t n_cols) {
-  return std::clamp<int64_t>(4096 / std::max<int64_t>(n_cols, 1) / 8 * 8, kTile, 4 * kTile);
-}
-
 // kSingle scores of four positions at once: four independent FMA chains.
 // One position's chain is D / 8 dependent FMAs (latency-bound: about 5
 // cycles each); interleaving positions keeps the FMA pipes busy. Each
@@ -211,66 +204,7 @@ void softmax_scores(float* s, int64_t n, float mx) {
     _mm256_storeu_ps(s + g, _mm256_mul_ps(_mm256_loadu_ps(s + g), inv));
 }
 
-// Lane row r of acc, columns [0, 8 * C): += v_j * s_j for the positions
-// j = r, r + 8, ... < n, in order. C accumulator registers (independent FMA
-// chains) take one broadcast of s_j each, so a position costs C value loads
-// and one broadcast for C FMAs.
-template <int C, typename E>
-inline void pv_lane(const E* v, int64_t st, const float* s, float* acc_row, int64_t r, int64_t n) {
-  __m256 a[C];
-  for (int c = 0; c < C; ++c) a[c] = _mm256_loadu_ps(acc_row + 8 * c);
-  for (int64_t j = r; j < n; j += 8) {
-    const __m256 p = _mm256_broadcast_ss(s + j);
-    const E* vj = v + j * st;
-    for (int c = 0; c < C; ++c) a[c] = _mm256_fmadd_ps(load8(vj + 8 * c), p, a[c]);
-  }
-  for (int c = 0; c < C; ++c) _mm256_storeu_ps(acc_row + 8 * c, a[c]);
-}
-
-// P.V over n positions (a multiple of 8, starting at one) into acc [8, ...]
-// (lane rows acc_st apart): lane row r accumulates the positions j = r mod 8,
-// in order (the scalar twin's arithmetic), for columns [0, n_cols & ~7) of v
-// and acc. v: the first position's value row (at the first column), rows st
-// apart; s: its probability. Lane by lane, up to 8 column blocks at once:
-// each probability is broadcast once per 64 columns, not once per 8 (the
-// loads, not the FMAs, bound this loop).
-template <typename E>
-void pv_range(const E* v, int64_t st, int64_t n_cols, int64_t acc_st, const float* s, float* acc,
-              int64_t n) {
-  const int64_t blocks = n_cols / 8;
-  for (int64_t r = 0; r < 8; ++r) {
-    float* row = acc + r * acc_st;
-    int64_t b = 0;
-    for (; b + 8 <= blocks; b += 8) pv_lane<8>(v + 8 * b, st, s, row + 8 * b, r, n);
-    switch (blocks - b) {
-      case 0:
-        break;
-      case 1:
-        pv_lane<1>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      case 2:
-        pv_lane<2>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      case 3:
-        pv_lane<3>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      case 4:
-        pv_lane<4>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      case 5:
-        pv_lane<5>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      case 6:
-        pv_lane<6>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-      default:
-        pv_lane<7>(v + 8 * b, st, s, row + 8 * b, r, n);
-        break;
-    }
-  }
-}
-
-// Columns [c0, c1) of one query: the positions pv_range left (the last
+// Columns [c0, c1) of one query: the positions pv_columns left (the last
 // n mod 8, and every position's columns past c0 + (c1 - c0) & ~7), then out =
 // the lanes reduced as tinyBLAS reduces them.
 template <typename E>
@@ -312,11 +246,11 @@ void widen_rows(const uint16_t* src, int64_t st, int64_t n, int64_t D, float* ds
   }
 }
 
-// Each query of a group reads every K and V tile. Halves are widened once
-// per tile (into an L1-sized buffer of about 16 KiB) for all the queries,
-// instead of once per query: vcvtph2ps is two µops on Zen 1, as costly as
-// the FMA it feeds. The floats are the same values, so the same bits.
-// One query (decode without GQA sharing) reads the halves directly.
+// kBatch scores (prompt rows): every query of a group reads each K tile,
+// so halves are widened once per tile (into an L1-sized buffer) for all of
+// them. The floats are the same values, so the same bits. One query reads
+// the halves directly. (Decode's kSingle scores and every P.V go through the
+// register-blocked kernels below instead.)
 struct FloatRows {
   const float* rows;  // the tile's first position
   int64_t stride;     // floats between positions
@@ -331,6 +265,150 @@ FloatRows widened(const E* rows, int64_t st, int64_t n, int64_t n_cols, std::vec
     buf.resize(static_cast<size_t>(n * n_cols));
     widen_rows(rows, st, n, n_cols, buf.data());
     return {buf.data(), n_cols};
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Register-blocked decode kernels. A K or V block of 8 halves is widened in
+// a register (vcvtph2ps from L1) and used at once by up to three queries, so
+// nothing is widened into a buffer and read back: at 16k positions the
+// widening buffer's stores and reloads cost more than the FMAs (perf, session
+// 13). The arithmetic per (query, position) or (query, lane row, column) is
+// the same as the kernels above, so the bits are too.
+
+// The pair sums of four 8-lane accumulators: for each x its hsum_pairs
+// halves c0 = a0 + a2 and c1 = a1 + a3 (a[l] = lo[l] + hi[l]), laid out
+// [c0 c1 of x0, c0 c1 of x2 | c0 c1 of x1, c0 c1 of x3].
+inline __m256 pair_sums4(const __m256 x[4]) {
+  const __m256 a01 = _mm256_add_ps(_mm256_permute2f128_ps(x[0], x[1], 0x20),
+                                   _mm256_permute2f128_ps(x[0], x[1], 0x31));
+  const __m256 a23 = _mm256_add_ps(_mm256_permute2f128_ps(x[2], x[3], 0x20),
+                                   _mm256_permute2f128_ps(x[2], x[3], 0x31));
+  const __m256d p01 = _mm256_castps_pd(a01), p23 = _mm256_castps_pd(a23);
+  return _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(p01, p23)),
+                       _mm256_castpd_ps(_mm256_unpackhi_pd(p01, p23)));
+}
+
+// hsum_pairs of eight accumulators, in order, from the pair sums of the first
+// four and of the last four: c0 + c1 of each, as hsum_pairs adds them.
+inline __m256 hsum_pairs8(__m256 first, __m256 last) {
+  const __m256 h = _mm256_hadd_ps(first, last);  // [x0 x2 x4 x6 | x1 x3 x5 x7]
+  return _mm256_permutevar8x32_ps(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Positions per tile of the blocked P.V: a lane row's accumulators are
+// loaded and stored once per tile, query block and column group, so a longer
+// tile spreads that; but a lane row's positions are 8 rows apart, which in
+// the cache share few L1 sets, and longer tiles evict each other there.
+// 32 was fastest at 4k and 16k positions (attention_bench, Zen 3).
+constexpr int64_t kValueTile = 32;
+
+// Software prefetch distance, in positions, for the blocked score kernel's K
+// rows. The hardware prefetchers alone left the FMAs waiting on memory
+// (perf annotate: ~45 % of score cycles on the first load of a row; decode
+// at 16k positions 1.5x slower without it in attention_bench).
+constexpr int64_t kPrefetchRows = 64;
+
+template <typename E>
+inline void prefetch_row(const E* row, int64_t n) {
+  const char* p = reinterpret_cast<const char*>(row);
+  for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(E)); b += 64)
+    _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
+inline float hmax(__m256 x) {  // max is exact in any order
+  __m128 a = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  a = _mm_max_ps(a, _mm_movehl_ps(a, a));
+  a = _mm_max_ss(a, _mm_movehdup_ps(a));
+  return _mm_cvtss_f32(a);
+}
+
+// kSingle scores of NQ queries over n positions (a multiple of 8) of one
+// head: s[i][j] = scale * (q_i . k_j) with score_single's lanes and
+// reduction, and mx[i] = max(mx[i], those scores). NP positions at a time
+// (NQ x NP independent FMA chains: 8 or 12, enough to hide the FMA latency),
+// their 8 sums reduced together by shuffles (pair_sums4, hsum_pairs8) rather
+// than one at a time. Rows up to pf_n are prefetched kPrefetchRows ahead.
+// D a multiple of 8.
+template <int NQ, typename E>
+void score_block(const float* const q[], const E* k, int64_t st, int64_t D, float scale,
+                 float* const s[], int64_t n, int64_t pf_n, float mx[]) {
+  constexpr int NP = NQ == 1 ? 8 : 4;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  __m256 vmax[NQ];
+  for (int i = 0; i < NQ; ++i) vmax[i] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256 sums[2][NQ];  // pair sums of positions j..j+3 and j+4..j+7
+    for (int h = 0; h < 8 / NP; ++h) {
+      __m256 acc[NQ][NP];
+      for (auto& a : acc)
+        for (auto& x : a) x = _mm256_setzero_ps();
+      const E* kj = k + (j + h * NP) * st;
+      for (int p = 0; p < NP; ++p) {
+        if (j + h * NP + p + kPrefetchRows < pf_n) prefetch_row(kj + (p + kPrefetchRows) * st, D);
+      }
+      for (int64_t d = 0; d < D; d += 8) {
+        __m256 qv[NQ];
+        for (int i = 0; i < NQ; ++i) qv[i] = _mm256_loadu_ps(q[i] + d);
+        for (int p = 0; p < NP; ++p) {
+          const __m256 kv = load8(kj + p * st + d);
+          for (int i = 0; i < NQ; ++i) acc[i][p] = _mm256_fmadd_ps(kv, qv[i], acc[i][p]);
+        }
+      }
+      for (int i = 0; i < NQ; ++i)
+        for (int p = 0; p < NP; p += 4) sums[h + p / 4][i] = pair_sums4(acc[i] + p);
+    }
+    for (int i = 0; i < NQ; ++i) {
+      const __m256 sc = _mm256_mul_ps(hsum_pairs8(sums[0][i], sums[1][i]), vscale);
+      _mm256_storeu_ps(s[i] + j, sc);
+      vmax[i] = _mm256_max_ps(sc, vmax[i]);  // keeps vmax where sc is NaN, like std::max
+    }
+  }
+  for (int i = 0; i < NQ; ++i) mx[i] = std::max(mx[i], hmax(vmax[i]));
+}
+
+// P.V of NQ queries over n positions (a multiple of 8, from a lane row 0)
+// for CB column blocks of 8 from column `col`: lane row r of query i's acc
+// (rows acc_st apart) += s[i][j] * v_j for j = r mod 8, in order (the
+// scalar twin's lanes). NQ x CB accumulators stay in registers over a lane
+// row's positions; each V block is loaded (and widened) once for NQ queries.
+// While at it, the first column group prefetches the rows kValueTile ahead
+// (pf_width elements from pf_col; none where pf_n is 0).
+template <int NQ, int CB, typename E>
+void pv_block(const E* v, int64_t st, int64_t col, const float* const s[], float* const acc[],
+              int64_t acc_st, int64_t n, int64_t pf_n, int64_t pf_col, int64_t pf_width) {
+  for (int64_t r = 0; r < 8; ++r) {
+    __m256 a[NQ][CB];
+    for (int i = 0; i < NQ; ++i)
+      for (int c = 0; c < CB; ++c) a[i][c] = _mm256_loadu_ps(acc[i] + r * acc_st + col + 8 * c);
+    for (int64_t j = r; j < n; j += 8) {
+      __m256 p[NQ];
+      for (int i = 0; i < NQ; ++i) p[i] = _mm256_broadcast_ss(s[i] + j);
+      const E* vj = v + j * st + col;
+      if (j + kValueTile < pf_n) prefetch_row(v + (j + kValueTile) * st + pf_col, pf_width);
+      for (int c = 0; c < CB; ++c) {
+        const __m256 vv = load8(vj + 8 * c);
+        for (int i = 0; i < NQ; ++i) a[i][c] = _mm256_fmadd_ps(vv, p[i], a[i][c]);
+      }
+    }
+    for (int i = 0; i < NQ; ++i)
+      for (int c = 0; c < CB; ++c) _mm256_storeu_ps(acc[i] + r * acc_st + col + 8 * c, a[i][c]);
+  }
+}
+
+// pv_block over `blocks` column blocks from column col: CB at a time, then
+// the rest.
+template <int NQ, int CB, typename E>
+void pv_columns(const E* v, int64_t st, int64_t col, int64_t blocks, const float* const s[],
+                float* const acc[], int64_t acc_st, int64_t n, int64_t pf_n) {
+  for (; blocks >= CB; blocks -= CB, col += 8 * CB) {
+    pv_block<NQ, CB>(v, st, col, s, acc, acc_st, n, pf_n, col, 8 * blocks);
+    pf_n = 0;  // the first column group prefetched the rows' whole width
+  }
+  if constexpr (CB > 1) {
+    if (blocks > 0) pv_columns<NQ, CB - 1>(v, st, col, blocks, s, acc, acc_st, n, pf_n);
+  } else {
+    (void)blocks;
   }
 }
 
@@ -350,6 +428,66 @@ struct GroupScratch {
   float* acc(int64_t i) const { return base + i * per_q + s_len; }  // [8, D]
 };
 
+// The register-blocked kernels take the queries of a group kBlockQueries at
+// a time; positions every query of a block attends to go through them
+// together, each query's remaining ones (a shorter causal length, n mod 8)
+// alone.
+constexpr int64_t kBlockQueries = 3;
+
+struct QueryBlock {
+  int nq = 0;
+  const float* q[kBlockQueries];
+  float* s[kBlockQueries];    // scores at the tile's first position
+  float* acc[kBlockQueries];  // P.V lanes [8, D]
+  int64_t len[kBlockQueries];
+  int64_t common = 0;  // min of len
+};
+
+// Queries [i0, i0 + kBlockQueries) of g at tile j0: len[i] = positions of the
+// tile query i attends (limit(n_kv) - j0, within [0, n_tile]).
+template <typename Limit>
+QueryBlock query_block(const AttendGroupArgs& g, const GroupScratch& w, int64_t i0, int64_t j0,
+                       int64_t n_tile, Limit limit) {
+  QueryBlock b;
+  b.nq = static_cast<int>(std::min(kBlockQueries, g.n_queries - i0));
+  b.common = n_tile;
+  for (int i = 0; i < b.nq; ++i) {
+    const AttendQuery& qi = g.queries[i0 + i];
+    b.q[i] = qi.q;
+    b.s[i] = w.scores(i0 + i) + j0;
+    b.acc[i] = w.acc(i0 + i);
+    b.len[i] = std::clamp<int64_t>(limit(qi.n_kv) - j0, 0, n_tile);
+    b.common = std::min(b.common, b.len[i]);
+  }
+  return b;
+}
+
+// kSingle scores of every query over the tile of n_tile positions at j0
+// (kt: its first key row), clipped to positions before p1.
+template <typename E>
+void score_queries(const AttendGroupArgs& g, const GroupScratch& w, const E* kt, int64_t j0,
+                   int64_t n_tile, int64_t p1, float* mx) {
+  const int64_t D = g.head_dim, st = g.kv_stride;
+  for (int64_t i0 = 0; i0 < g.n_queries; i0 += kBlockQueries) {
+    const QueryBlock b =
+        query_block(g, w, i0, j0, n_tile, [p1](int64_t n_kv) { return std::min(n_kv, p1); });
+    const int64_t n8 = b.common & ~int64_t{7};
+    if (n8 > 0) {
+      if (b.nq == 1)
+        score_block<1>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+      else if (b.nq == 2)
+        score_block<2>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+      else
+        score_block<3>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+    }
+    for (int i = 0; i < b.nq; ++i) {
+      if (b.len[i] > n8)
+        mx[i0 + i] =
+            score_range(g, kt + n8 * st, st, b.q[i], b.s[i] + n8, b.len[i] - n8, mx[i0 + i]);
+    }
+  }
+}
+
 // kScores over positions [p0, p1): mx[i] = query i's max over them.
 template <typename E>
 void scores_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t p0, int64_t p1,
@@ -360,10 +498,13 @@ void scores_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t p0, i
   for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
   p1 = std::min(p1, max_n);
   const E* k = static_cast<const E*>(g.k);
+  const bool blocked = g.order == ScoreOrder::kSingle && D % 8 == 0;
   thread_local std::vector<float> tile;  // [kTile, D] widened halves
   for (int64_t j0 = p0; j0 < p1; j0 += kTile) {
     const int64_t n_tile = std::min(p1, j0 + kTile) - j0;
-    if (m > 1) {
+    if (blocked) {
+      score_queries(g, w, k + j0 * st, j0, n_tile, p1, mx);
+    } else if (m > 1) {
       const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
       for (int64_t i = 0; i < m; ++i) {
         const int64_t n = std::min({g.queries[i].n_kv, j0 + kTile, p1}) - j0;
@@ -385,27 +526,38 @@ void softmax_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t i0, 
   }
 }
 
-// kValues for output columns [c0, c1).
+// kValues for output columns [c0, c1): every query's P.V lanes over its
+// positions n_kv & ~7 by the register-blocked kernels, tile by tile, then
+// pv_finish (the last n_kv mod 8 positions, columns past the last whole
+// block, the reduction).
 template <typename E>
 void values_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t c0, int64_t c1) {
-  const int64_t m = g.n_queries, D = g.head_dim, st = g.kv_stride, n_cols = c1 - c0;
-  if (n_cols <= 0) return;
+  const int64_t m = g.n_queries, D = g.head_dim, st = g.kv_stride, blocks = (c1 - c0) / 8;
+  if (c1 <= c0) return;
   int64_t max_n = 0;
-  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
-  const E* v = static_cast<const E*>(g.v) + c0;
-  thread_local std::vector<float> tile;  // [vt, n_cols] widened halves
-  const int64_t vt = value_tile(n_cols);
-  for (int64_t j0 = 0; j0 < max_n; j0 += vt) {
-    const int64_t n_tile = std::min(max_n & ~int64_t{7}, j0 + vt) - j0;
-    if (n_tile <= 0) break;
-    if (m > 1) {
-      const FloatRows t = widened(v + j0 * st, st, n_tile, n_cols, tile);
-      for (int64_t i = 0; i < m; ++i) {
-        const int64_t n = std::min(g.queries[i].n_kv & ~int64_t{7}, j0 + vt) - j0;
-        if (n > 0) pv_range(t.rows, t.stride, n_cols, D, w.scores(i) + j0, w.acc(i) + c0, n);
+  for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv & ~int64_t{7});
+  const E* v = static_cast<const E*>(g.v);
+  for (int64_t j0 = 0; j0 < max_n && blocks > 0; j0 += kValueTile) {
+    const E* vt = v + j0 * st;
+    const int64_t n_tile = std::min(max_n, j0 + kValueTile) - j0;
+    for (int64_t i0 = 0; i0 < m; i0 += kBlockQueries) {
+      const QueryBlock b =
+          query_block(g, w, i0, j0, n_tile, [](int64_t n_kv) { return n_kv & ~int64_t{7}; });
+      const int64_t n = b.common;  // a multiple of 8, as every len is
+      if (n > 0) {
+        if (b.nq == 1)
+          pv_columns<1, 8>(vt, st, c0, blocks, b.s, b.acc, D, n, i0 == 0 ? max_n - j0 : 0);
+        else if (b.nq == 2)
+          pv_columns<2, 4>(vt, st, c0, blocks, b.s, b.acc, D, n, i0 == 0 ? max_n - j0 : 0);
+        else
+          pv_columns<3, 4>(vt, st, c0, blocks, b.s, b.acc, D, n, i0 == 0 ? max_n - j0 : 0);
       }
-    } else {
-      pv_range(v + j0 * st, st, n_cols, D, w.scores(0) + j0, w.acc(0) + c0, n_tile);
+      for (int i = 0; i < b.nq; ++i) {
+        if (b.len[i] == n) continue;
+        const float* s_rest[1] = {b.s[i] + n};
+        float* const acc_one[1] = {b.acc[i]};
+        pv_columns<1, 8>(vt + n * st, st, c0, blocks, s_rest, acc_one, D, b.len[i] - n, 0);
+      }
     }
   }
   for (int64_t i = 0; i < m; ++i)
@@ -451,7 +603,9 @@ void attend_typed(const AttendArgs& a) {
       score_range(g, k, a.kv_stride, a.q, a.scores, n, -std::numeric_limits<float>::infinity());
   softmax_scores(a.scores, n, mx);
   std::fill(a.acc, a.acc + 8 * D, 0.0f);
-  pv_range(v, a.kv_stride, D, D, a.scores, a.acc, n & ~int64_t{7});
+  const float* s1[1] = {a.scores};
+  float* const acc1[1] = {a.acc};
+  pv_columns<1, 8>(v, a.kv_stride, 0, D / 8, s1, acc1, D, n & ~int64_t{7}, 0);
   pv_finish<E>(g, a.scores, a.acc, n, 0, D, a.out);
 }
 
