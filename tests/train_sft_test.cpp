@@ -16,17 +16,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string tiny_file() {
-  static const std::string path = [] {
+// A tiny model file for this process, removed when the process exits (each
+// ctest case is its own process: no file per run is left in the temp dir).
+struct TinyFile {
+  std::string path;
+  TinyFile() {
     const fs::path p =
         fs::temp_directory_path() / ("frugal_sft_tiny_" + std::to_string(getpid()) + ".gguf");
     auto image = tiny_model_image(TinyModelShape{"t", 32, 2, 2, 2, 64, 64}, 5);
     std::ofstream o(p, std::ios::binary);
     o.write(reinterpret_cast<const char*>(image->data()),
             static_cast<std::streamsize>(image->size()));
-    return p.string();
-  }();
-  return path;
+    path = p.string();
+  }
+  ~TinyFile() {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+};
+
+const std::string& tiny_file() {
+  static const TinyFile file;
+  return file.path;
 }
 
 TEST(Sft, LossCoversOnlyTheScoredTokens) {
