@@ -110,7 +110,11 @@ inline constexpr int64_t kMaxGroupQueries = 16;
 // 19-36 vs 23-40 ns per query-position at 16384 in four runs of four, about
 // equal at 4096. With an F16 cache it was no faster at any length, so F16
 // caches never split. Tests lower the threshold (both types) to exercise
-// the split on small models.
+// the split on small models. (Those runs compared the split with half-group
+// items and the kernels before the register-blocked ones; 2 threads on the
+// 1.5B now take one whole group each, 11.3 vs 17.6 ns for the split at
+// 16384 with an F32 cache, and no longer reach this choice. It stays for
+// more threads than KV heads, which this 2-core host cannot measure.)
 inline constexpr int64_t kDefaultSplitMinPositions = 8192;
 // Thread-safe; for tests: the threshold n for both cache types, and back.
 void set_attention_split_min_positions(int64_t n);
