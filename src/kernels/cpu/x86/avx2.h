@@ -70,10 +70,11 @@ FRUGAL_AVX2_DECLARE_BLOCK(block_q5_k_q8_k);
 FRUGAL_AVX2_DECLARE_BLOCK(block_q6_k_q8_k);
 #undef FRUGAL_AVX2_DECLARE_BLOCK
 
-// Prefill GEMMs (GemmKernel, dispatch.h; avx2_gemm.cpp): results the bits
-// of dot_q4_0_q8_0 / dot_q4_k_q8_k.
+// Prefill GEMMs (GemmKernel, dispatch.h; avx2_gemm.cpp, avx2_gemm_q8_0.cpp):
+// results the bits of dot_q4_0_q8_0 / dot_q4_k_q8_k / dot_q8_0_q8_0.
 extern const GemmKernel gemm_q4_0_q8_0;
 extern const GemmKernel gemm_q4_k_q8_k;
+extern const GemmKernel gemm_q8_0_q8_0;
 
 // Activation quantizers, byte-identical to tensor::quantize_act_q8_{0,1} and
 // tensor::quantize_row_q8_k.

@@ -1,0 +1,186 @@
+// AVX2 prefill GEMM for Q8_0 weights x Q8_0 activations, in the float order
+// of dot_q8_0_q8_0 (and of llama.cpp's Q8_0 vec_dot and tinyBLAS): per
+// (row, token) 8 float lanes, lane l adding (d_w * d_a) * float(s_l) for
+// every block in order, s_l the exact int32 sum of the block's products
+// 4l..4l+3, and one horizontal sum at the end. Q4_0 and Q4_K (avx2_gemm.cpp)
+// put tokens in the lanes because llama.cpp's order for them is a whole
+// block's integer sum; Q8_0's order ties the lanes to positions in the
+// block, so this kernel keeps them there and removes the per-block work the
+// dot_block tiles redo for every 4 tokens:
+// - weight rows are unpacked once per block of rows: |q| (maddubs's unsigned
+//   operand), q (whose signs vpsignb moves onto the activations) and the
+//   scale as a float;
+// - activations are packed once per call into panels of 8 tokens per block,
+//   codes then scales as floats;
+// - one row x 8 tokens (8 accumulators) per pass, over chunks of 64 blocks
+//   so a panel's chunk stays in L1 while the rows pass over it.
+// Per (row, token, block) that leaves a load, vpsignb, vpmaddubsw,
+// vpmaddwd, vcvtdq2ps, an in-lane shuffle of the scale and the FMA. The
+// float steps are the dot's, so every result has its bits
+// (kernels_simd_test compares the GEMM with the single-token dot). On one
+// Zen 3 core (matmul_bench at T = 128) 82 GFLOP/s against 61 for the
+// dot_block tiles; the bound is issue, not memory: a broadcast load or an
+// extra multiply per (row, token, block) costs 3-10 %.
+// Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/avx2_common.h"
+#include "tensor/blocks.h"
+
+namespace frugal::kernels::avx2 {
+namespace {
+
+using tensor::BlockQ8_0;
+using tensor::kQK;
+
+constexpr int kLanes = kGemmPanelTokens;  // tokens per panel
+static_assert(kLanes == 8);
+
+// One Q8_0 block of a panel: each token's 32 codes (one ymm), then the 8
+// tokens' scales as floats.
+struct alignas(32) PanelBlock {
+  int8_t qs[kLanes][kQK];
+  float d[kLanes];
+};
+static_assert(sizeof(PanelBlock) == 288);
+
+// One unpacked weight block: |q| and q. The row's [nb] float scales follow
+// its [nb] blocks.
+struct RowBlock {
+  uint8_t abs_q[kQK];
+  int8_t q[kQK];
+};
+static_assert(sizeof(RowBlock) == 64);
+
+uint64_t panel_bytes(int64_t n) {
+  return static_cast<uint64_t>(n / kQK) * sizeof(PanelBlock);
+}
+
+void pack(const void* act, uint64_t act_row_bytes, int64_t n, int nt, void* panel) {
+  const int64_t nb = n / kQK;
+  auto* p = static_cast<PanelBlock*>(panel);
+  std::memset(panel, 0, panel_bytes(n));  // tokens nt..7: zero codes and scales
+  for (int t = 0; t < nt; ++t) {
+    const auto* y =
+        reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + t * act_row_bytes);
+    for (int64_t i = 0; i < nb; ++i) {
+      std::memcpy(p[i].qs[t], y[i].qs, kQK);
+      p[i].d[t] = half_to_float(y[i].d);
+    }
+  }
+}
+
+uint64_t unpacked_row_bytes(int64_t n) {
+  return static_cast<uint64_t>(n / kQK) * (sizeof(RowBlock) + sizeof(float));
+}
+
+void unpack(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* dst) {
+  const int64_t nb = n / kQK;
+  for (int r = 0; r < nr; ++r) {
+    const auto* x =
+        reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+    auto* u = reinterpret_cast<RowBlock*>(static_cast<uint8_t*>(dst) +
+                                          r * unpacked_row_bytes(n));  // [nb]
+    float* d = reinterpret_cast<float*>(u + nb);                       // [nb]
+    for (int64_t i = 0; i < nb; ++i) {
+      const __m256i q = load256(x[i].qs);
+      // |-128| wraps to 0x80, which maddubs reads as the unsigned 128.
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(u[i].abs_q), _mm256_sign_epi8(q, q));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(u[i].q), q);
+      d[i] = half_to_float(x[i].d);
+    }
+  }
+}
+
+// Lane k (0..3) of v's first 128-bit half, in all 8 lanes, when both
+// halves hold the same 4 values.
+inline __m256 broadcast_lane(__m256 v, int k) {
+  switch (k) {
+    case 0:
+      return _mm256_permute_ps(v, 0x00);
+    case 1:
+      return _mm256_permute_ps(v, 0x55);
+    case 2:
+      return _mm256_permute_ps(v, 0xAA);
+    default:
+      return _mm256_permute_ps(v, 0xFF);
+  }
+}
+
+// One unpacked row (w: [nb] blocks, dw: [nb] scales) x the 8 tokens of
+// the panel p, blocks [i0, i1): acc ([8 tokens][8 lanes]) holds the sums of
+// the blocks before i0 and gets those up to i1. Stopping and resuming keeps
+// every lane's float steps in block order, so the bits do not depend on the
+// split.
+void row_panel(const RowBlock* w, const float* dw, const PanelBlock* p, int64_t i0, int64_t i1,
+               float* acc_mem) {
+  __m256 acc[kLanes];  // [8 tokens][8 lanes]
+  for (int t = 0; t < kLanes; ++t) acc[t] = _mm256_load_ps(acc_mem + kLanes * t);
+  const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 2
+  for (int64_t i = i0; i < i1; ++i) {
+    // d_w * d_a as the dot computes it (same bits), tokens 0-3 and 4-7
+    // each in both 128-bit halves, so one in-lane shuffle broadcasts a
+    // token's scale (matmul_bench: 80 -> 82 GFLOP/s over a broadcast load
+    // per token, which competes with the FMAs and conversions for issue).
+    const __m256 d_w = _mm256_broadcast_ss(dw + i);
+    __m256 sv[2];  // [2][4 tokens, twice]
+    sv[0] = _mm256_mul_ps(d_w, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p[i].d)));
+    sv[1] = _mm256_mul_ps(d_w, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p[i].d + 4)));
+    const __m256i abs_q = load256(w[i].abs_q);
+    const __m256i q = load256(w[i].q);
+#pragma GCC unroll 8
+    for (int t = 0; t < kLanes; ++t) {
+      const __m256i signed_a = _mm256_sign_epi8(load256(p[i].qs[t]), q);
+      const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(abs_q, signed_a), ones);
+      const __m256 sc = broadcast_lane(sv[t / 4], t % 4);
+      acc[t] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc[t]);
+    }
+  }
+  for (int t = 0; t < kLanes; ++t) _mm256_store_ps(acc_mem + kLanes * t, acc[t]);
+}
+
+// Blocks per pass: one panel's share (64 x 288 bytes = 18 KiB) stays in L1
+// while every row passes over it (without the split, the down projection's
+// 280-block panels came from L2 once per row: matmul_bench 4864 x 896 at
+// T = 128 ran 5-10 % slower than the other shapes).
+constexpr int64_t kChunkBlocks = 64;
+constexpr int kMaxRows = 16;  // rows per pass over the chunks (partial sums on the stack)
+
+void run(const void* unpacked, int nr, const void* panel, int64_t n, int nt, float* y, int64_t ys) {
+  const int64_t nb = n / kQK;
+  const uint64_t u_stride = unpacked_row_bytes(n);
+  const auto* p = static_cast<const PanelBlock*>(panel);
+  const int n_panels = nt > kLanes ? 2 : 1;
+  alignas(32) float partial[kMaxRows][2][kLanes * kLanes];  // [rows][panels][8 tokens][8 lanes]
+  for (int r0 = 0; r0 < nr; r0 += kMaxRows) {
+    const int rows = nr - r0 < kMaxRows ? nr - r0 : kMaxRows;
+    std::memset(partial, 0, sizeof(partial));
+    for (int64_t i0 = 0; i0 < nb; i0 += kChunkBlocks) {
+      const int64_t i1 = i0 + kChunkBlocks < nb ? i0 + kChunkBlocks : nb;
+      for (int q = 0; q < n_panels; ++q) {
+        for (int r = 0; r < rows; ++r) {
+          const auto* w = reinterpret_cast<const RowBlock*>(static_cast<const uint8_t*>(unpacked) +
+                                                            (r0 + r) * u_stride);  // [nb]
+          row_panel(w, reinterpret_cast<const float*>(w + nb), p + q * nb, i0, i1, partial[r][q]);
+        }
+      }
+    }
+    for (int t = 0; t < nt; ++t)
+      for (int r = 0; r < rows; ++r)
+        y[t * ys + r0 + r] =
+            hsum_ps(_mm256_load_ps(partial[r][t / kLanes] + kLanes * (t % kLanes)));
+  }
+}
+
+}  // namespace
+
+const GemmKernel gemm_q8_0_q8_0 = {panel_bytes, pack, unpacked_row_bytes, unpack, run};
+
+}  // namespace frugal::kernels::avx2
+
+#endif  // __AVX2__ && __FMA__ && __F16C__
