@@ -78,7 +78,7 @@ def bandwidth_gbs(threads):
     src = HERE / "bandwidth.cpp"
     if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
         exe.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["g++", "-O2", "-march=native", "-pthread", str(src), "-o", str(exe)], check=True)
+        subprocess.run(["g++", "-O3", "-march=native", "-pthread", str(src), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe), str(threads), "10", "1024"], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
