@@ -249,8 +249,8 @@ void widen_rows(const uint16_t* src, int64_t st, int64_t n, int64_t D, float* ds
 // kBatch scores (prompt rows): every query of a group reads each K tile,
 // so halves are widened once per tile (into an L1-sized buffer) for all of
 // them. The floats are the same values, so the same bits. One query reads
-// the halves directly. (Decode's kSingle scores and every P.V go through the
-// register-blocked kernels below instead.)
+// the halves directly. (Decode's kSingle scores and every P.V widen in
+// registers instead: register-blocked kernels below.)
 struct FloatRows {
   const float* rows;  // the tile's first position
   int64_t stride;     // floats between positions
@@ -367,6 +367,76 @@ void score_block(const float* const q[], const E* k, int64_t st, int64_t D, floa
   for (int i = 0; i < NQ; ++i) mx[i] = std::max(mx[i], hmax(vmax[i]));
 }
 
+// kBatch scores of NQ queries over n positions (a multiple of 8) of one
+// head, D a multiple of 32: s[i][j] = scale * (q_i . k_j) with score_batch's
+// lanes and reduction, and mx[i] = max(mx[i], those scores). score_batch's
+// four accumulators a0..a3 (columns 8c + 32m) meet only at the end, as
+// (a0 + a2) + (a1 + a3), so each is run to its end on its own, for NQ x 4
+// (query, position) pairs at once: 12 independent chains whose K and q loads
+// are shared (7 loads per 12 FMAs for NQ = 3, against 3 per 2 in
+// score_batch2, whose eight chains are one query's). Then the reduction
+// (hsum_hadd) of 8 positions at once by shuffles. Prompt rows' scores, so
+// the tiles come from L1 / L2 and nothing is prefetched.
+// score_batch's accumulator of columns col0 + 32m for NQ queries x NP
+// positions (rows st apart from kj): acc[i][p], one FMA chain each.
+template <int NQ, int NP, typename E>
+inline void batch_chains(const float* const q[], const E* kj, int64_t st, int64_t D, int64_t col0,
+                         __m256 acc[NQ][NP]) {
+  for (int i = 0; i < NQ; ++i)
+    for (int p = 0; p < NP; ++p) acc[i][p] = _mm256_setzero_ps();
+  for (int64_t d = col0; d < D; d += 32) {
+    __m256 qv[NQ];
+    for (int i = 0; i < NQ; ++i) qv[i] = _mm256_loadu_ps(q[i] + d);
+    for (int p = 0; p < NP; ++p) {
+      const __m256 kv = load8(kj + p * st + d);
+      for (int i = 0; i < NQ; ++i) acc[i][p] = _mm256_fmadd_ps(kv, qv[i], acc[i][p]);
+    }
+  }
+}
+
+template <int NQ, typename E>
+void score_block_batch(const float* const q[], const E* k, int64_t st, int64_t D, float scale,
+                       float* const s[], int64_t n, float mx[]) {
+  constexpr int NP = 4;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  __m256 vmax[NQ];
+  for (int i = 0; i < NQ; ++i) vmax[i] = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < n; j += 8) {
+    __m256 h1[2][NQ];  // per half of the 8 positions: the first hadd of hsum_hadd
+    for (int h = 0; h < 2; ++h) {
+      const E* kj = k + (j + h * NP) * st;
+      __m256 x0[NQ][NP], x1[NQ][NP], a[NQ][NP];  // a0 + a2, a1 + a3, and a2 or a3
+      batch_chains<NQ, NP>(q, kj, st, D, 0, x0);
+      batch_chains<NQ, NP>(q, kj, st, D, 16, a);
+      for (int i = 0; i < NQ; ++i)
+        for (int p = 0; p < NP; ++p) x0[i][p] = _mm256_add_ps(x0[i][p], a[i][p]);
+      batch_chains<NQ, NP>(q, kj, st, D, 8, x1);
+      batch_chains<NQ, NP>(q, kj, st, D, 24, a);
+      for (int i = 0; i < NQ; ++i)
+        for (int p = 0; p < NP; ++p) x1[i][p] = _mm256_add_ps(x1[i][p], a[i][p]);
+      for (int i = 0; i < NQ; ++i) {
+        __m256 t[NP];  // score_batch's x0 + x1 of each position
+        for (int p = 0; p < NP; ++p) t[p] = _mm256_add_ps(x0[i][p], x1[i][p]);
+        // [lo + hi of t0 | of t1] and [of t2 | of t3], then pair sums.
+        const __m256 a01 = _mm256_add_ps(_mm256_permute2f128_ps(t[0], t[1], 0x20),
+                                         _mm256_permute2f128_ps(t[0], t[1], 0x31));
+        const __m256 a23 = _mm256_add_ps(_mm256_permute2f128_ps(t[2], t[3], 0x20),
+                                         _mm256_permute2f128_ps(t[2], t[3], 0x31));
+        h1[h][i] = _mm256_hadd_ps(a01, a23);
+      }
+    }
+    for (int i = 0; i < NQ; ++i) {
+      // [p0 p2 p4 p6 | p1 p3 p5 p7], each (l0 + l1) + (l2 + l3), into order.
+      const __m256 dots = _mm256_permutevar8x32_ps(_mm256_hadd_ps(h1[0][i], h1[1][i]),
+                                                   _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      const __m256 sc = _mm256_mul_ps(dots, vscale);
+      _mm256_storeu_ps(s[i] + j, sc);
+      vmax[i] = _mm256_max_ps(sc, vmax[i]);  // keeps vmax where sc is NaN, like std::max
+    }
+  }
+  for (int i = 0; i < NQ; ++i) mx[i] = std::max(mx[i], hmax(vmax[i]));
+}
+
 // P.V of NQ queries over n positions (a multiple of 8, from a lane row 0)
 // for CB column blocks of 8 from column `col`: lane row r of query i's acc
 // (rows acc_st apart) += s[i][j] * v_j for j = r mod 8, in order (the
@@ -462,23 +532,34 @@ QueryBlock query_block(const AttendGroupArgs& g, const GroupScratch& w, int64_t 
   return b;
 }
 
-// kSingle scores of every query over the tile of n_tile positions at j0
-// (kt: its first key row), clipped to positions before p1.
-template <typename E>
-void score_queries(const AttendGroupArgs& g, const GroupScratch& w, const E* kt, int64_t j0,
-                   int64_t n_tile, int64_t p1, float* mx) {
-  const int64_t D = g.head_dim, st = g.kv_stride;
+// Scores of every query over the tile of n_tile positions at j0 (kt: its
+// first key row, rows st apart), clipped to positions before p1: positions
+// all of a block of queries attend by the register-blocked kernels (kSingle:
+// score_block, kBatch: score_block_batch), the rest by score_range.
+template <ScoreOrder kOrder, typename E>
+void score_queries(const AttendGroupArgs& g, const GroupScratch& w, const E* kt, int64_t st,
+                   int64_t j0, int64_t n_tile, int64_t p1, float* mx) {
+  const int64_t D = g.head_dim;
   for (int64_t i0 = 0; i0 < g.n_queries; i0 += kBlockQueries) {
     const QueryBlock b =
         query_block(g, w, i0, j0, n_tile, [p1](int64_t n_kv) { return std::min(n_kv, p1); });
     const int64_t n8 = b.common & ~int64_t{7};
     if (n8 > 0) {
-      if (b.nq == 1)
-        score_block<1>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
-      else if (b.nq == 2)
-        score_block<2>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
-      else
-        score_block<3>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+      if constexpr (kOrder == ScoreOrder::kSingle) {
+        if (b.nq == 1)
+          score_block<1>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+        else if (b.nq == 2)
+          score_block<2>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+        else
+          score_block<3>(b.q, kt, st, D, g.scale, b.s, n8, p1 - j0, mx + i0);
+      } else {
+        if (b.nq == 1)
+          score_block_batch<1>(b.q, kt, st, D, g.scale, b.s, n8, mx + i0);
+        else if (b.nq == 2)
+          score_block_batch<2>(b.q, kt, st, D, g.scale, b.s, n8, mx + i0);
+        else
+          score_block_batch<3>(b.q, kt, st, D, g.scale, b.s, n8, mx + i0);
+      }
     }
     for (int i = 0; i < b.nq; ++i) {
       if (b.len[i] > n8)
@@ -498,12 +579,18 @@ void scores_phase(const AttendGroupArgs& g, const GroupScratch& w, int64_t p0, i
   for (int64_t i = 0; i < m; ++i) max_n = std::max(max_n, g.queries[i].n_kv);
   p1 = std::min(p1, max_n);
   const E* k = static_cast<const E*>(g.k);
-  const bool blocked = g.order == ScoreOrder::kSingle && D % 8 == 0;
+  const bool blocked_single = g.order == ScoreOrder::kSingle && D % 8 == 0;
+  const bool blocked_batch = g.order == ScoreOrder::kBatch && D % 32 == 0;
   thread_local std::vector<float> tile;  // [kTile, D] widened halves
   for (int64_t j0 = p0; j0 < p1; j0 += kTile) {
     const int64_t n_tile = std::min(p1, j0 + kTile) - j0;
-    if (blocked) {
-      score_queries(g, w, k + j0 * st, j0, n_tile, p1, mx);
+    if (blocked_single) {
+      score_queries<ScoreOrder::kSingle>(g, w, k + j0 * st, st, j0, n_tile, p1, mx);
+    } else if (blocked_batch && m > 1) {
+      const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
+      score_queries<ScoreOrder::kBatch>(g, w, t.rows, t.stride, j0, n_tile, p1, mx);
+    } else if (blocked_batch) {
+      score_queries<ScoreOrder::kBatch>(g, w, k + j0 * st, st, j0, n_tile, p1, mx);
     } else if (m > 1) {
       const FloatRows t = widened(k + j0 * st, st, n_tile, D, tile);
       for (int64_t i = 0; i < m; ++i) {
