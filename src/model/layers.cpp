@@ -17,34 +17,66 @@ std::atomic<int64_t> g_split_min_positions{kDefaultSplitMinPositions};  // F32 c
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 std::atomic<int64_t> g_split_min_positions_f16{kNever};
 
+// Rows from which the per-row ops (norms, biases, RoPE, SwiGLU, residual
+// adds) run on the pool's threads: a prompt's. Done by the calling thread
+// alone while the other waited, they were 1.9 % of the pp512 samples (perf,
+// 1.5B Q8_0, 2 threads), so about 4 % of the time. At decode (a row or a
+// few) one parallel region costs more than the work.
+constexpr int64_t kParallelRowsMin = 8;
+
+// fn(r0, r1) over rows [0, rows): contiguous ranges on the pool's threads,
+// or one range on the caller for fewer than kParallelRowsMin rows.
+template <typename Fn>
+void for_rows(ThreadPool& pool, int64_t rows, const Fn& fn) {
+  if (rows < kParallelRowsMin || pool.size() == 1)
+    fn(int64_t{0}, rows);
+  else
+    pool.parallel_for(rows, fn);
+}
+
 // y[t] = rms_norm(x[t]) * w for each of `rows` rows of n.
 void rms_norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t rows, int64_t n,
-                   float eps) {
-  for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(x + t * n, w.data(), y + t * n, n, eps);
+                   float eps, ThreadPool& pool) {
+  for_rows(pool, rows, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) kernels::rms_norm(x + t * n, w.data(), y + t * n, n, eps);
+  });
 }
 
-// y[t] += b for each of `rows` rows; a no-op for an absent (empty) bias.
-void add_bias_rows(float* y, const std::vector<float>& b, int64_t rows) {
-  const int64_t n = static_cast<int64_t>(b.size());
-  for (int64_t t = 0; t < rows; ++t) {
-    for (int64_t i = 0; i < n; ++i) y[t * n + i] += b[static_cast<size_t>(i)];
-  }
+// y += b over one row; a no-op for an absent (empty) bias.
+void add_bias(float* y, const std::vector<float>& b) {
+  for (size_t i = 0; i < b.size(); ++i) y[i] += b[i];
 }
 
-// x[t, h] is rotated for position pos0 + t; x is [T, n_heads*D].
-void rope_rows(float* x, int64_t n_tokens, int64_t n_heads, int64_t pos0, const HParams& hp,
-               const std::vector<float>& freq_factors) {
-  const float* ff = freq_factors.empty() ? nullptr : freq_factors.data();
-  const int64_t D = hp.head_dim;
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t h = 0; h < n_heads; ++h) {
-      kernels::rope(x + (t * n_heads + h) * D, D, pos0 + t, hp.rope_theta, hp.rope_neox, ff);
+// Each row's Q, K, V biases, then RoPE of its query and key heads at the
+// row's position, cos and sin computed once for all of them (sincos was
+// most of RoPE's time at prefill). q: [T, H*D], k and v: [T, Hkv*D].
+void bias_and_rope_rows(const HParams& hp, const LayerWeights& w, const std::vector<float>& ff_vec,
+                        const BatchPlan& plan, DecoderScratch& s, ThreadPool& pool) {
+  const int64_t D = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv;
+  const float* ff = ff_vec.empty() ? nullptr : ff_vec.data();
+  for_rows(pool, plan.n_rows, [&](int64_t r0, int64_t r1) {
+    std::vector<float> angles(static_cast<size_t>(D));  // cos [D/2], then sin [D/2]
+    float* cos = angles.data();
+    float* sin = angles.data() + D / 2;
+    for (int64_t r = r0; r < r1; ++r) {
+      float* q = s.q.data() + r * H * D;    // [H, D]
+      float* k = s.k.data() + r * Hkv * D;  // [Hkv, D]
+      add_bias(q, w.bq);
+      add_bias(k, w.bk);
+      add_bias(s.v.data() + r * Hkv * D, w.bv);
+      const auto& sq = plan.seqs[static_cast<size_t>(plan.row_seq[static_cast<size_t>(r)])];
+      kernels::rope_angles(D, sq.pos0 + (r - sq.row0), hp.rope_theta, ff, cos, sin);
+      for (int64_t h = 0; h < H; ++h) kernels::rope_rotate(q + h * D, D, hp.rope_neox, cos, sin);
+      for (int64_t h = 0; h < Hkv; ++h) kernels::rope_rotate(k + h * D, D, hp.rope_neox, cos, sin);
     }
-  }
+  });
 }
 
-void add_rows(float* x, const float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+// x[t] += y[t] for each of `rows` rows of n (the residual add).
+void add_rows(float* x, const float* y, int64_t rows, int64_t n, ThreadPool& pool) {
+  for_rows(pool, rows, [&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0 * n; i < t1 * n; ++i) x[i] += y[i];
+  });
 }
 
 // How many query heads of a GQA group one work item of attend_items takes:
@@ -270,16 +302,12 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   const int64_t T = plan.n_rows, E = hp.n_embd, D = hp.head_dim;
   const int64_t H = hp.n_head, Hkv = hp.n_head_kv, KVD = Hkv * D;
 
-  rms_norm_rows(s.x.data(), w.attn_norm, s.xn.data(), T, E, hp.rms_eps);  // [T, E]
-  kernels::matmul(w.wq, s.xn.data(), s.q.data(), T, pool);                // [T, H*D]
-  kernels::matmul(w.wk, s.xn.data(), s.k.data(), T, pool);                // [T, Hkv*D]
-  kernels::matmul(w.wv, s.xn.data(), s.v.data(), T, pool);                // [T, Hkv*D]
-  add_bias_rows(s.q.data(), w.bq, T);
-  add_bias_rows(s.k.data(), w.bk, T);
-  add_bias_rows(s.v.data(), w.bv, T);
+  rms_norm_rows(s.x.data(), w.attn_norm, s.xn.data(), T, E, hp.rms_eps, pool);  // [T, E]
+  kernels::matmul(w.wq, s.xn.data(), s.q.data(), T, pool);                      // [T, H*D]
+  kernels::matmul(w.wk, s.xn.data(), s.k.data(), T, pool);                      // [T, Hkv*D]
+  kernels::matmul(w.wv, s.xn.data(), s.v.data(), T, pool);                      // [T, Hkv*D]
+  bias_and_rope_rows(hp, w, rope_freqs, plan, s, pool);
   for (const auto& sq : plan.seqs) {
-    rope_rows(s.q.data() + sq.row0 * H * D, sq.n_tokens, H, sq.pos0, hp, rope_freqs);
-    rope_rows(s.k.data() + sq.row0 * KVD, sq.n_tokens, Hkv, sq.pos0, hp, rope_freqs);
     sq.cache->store(layer, sq.pos0, sq.n_tokens, s.k.data() + sq.row0 * KVD,
                     s.v.data() + sq.row0 * KVD);  // [T_seq, Hkv*D] each
   }
@@ -298,18 +326,22 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
     attend_items(hp, layer, plan, heads_per_item, s, pool);
 
   kernels::matmul(w.wo, s.attn.data(), s.proj.data(), T, pool);  // [T, E]
-  add_rows(s.x.data(), s.proj.data(), T * E);
+  add_rows(s.x.data(), s.proj.data(), T, E, pool);
 }
 
 void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, DecoderScratch& s,
                ThreadPool& pool) {
   const int64_t T = n_tokens, E = hp.n_embd, F = hp.n_ff;
-  rms_norm_rows(s.x.data(), w.ffn_norm, s.xn.data(), T, E, hp.rms_eps);  // [T, E]
-  kernels::matmul(w.w_gate, s.xn.data(), s.gate.data(), T, pool);        // [T, F]
-  kernels::matmul(w.w_up, s.xn.data(), s.up.data(), T, pool);            // [T, F]
-  kernels::swiglu(s.gate.data(), s.up.data(), s.act.data(), T * F);      // [T, F]
-  kernels::matmul(w.w_down, s.act.data(), s.proj.data(), T, pool);       // [T, E]
-  add_rows(s.x.data(), s.proj.data(), T * E);
+  rms_norm_rows(s.x.data(), w.ffn_norm, s.xn.data(), T, E, hp.rms_eps, pool);  // [T, E]
+  kernels::matmul(w.w_gate, s.xn.data(), s.gate.data(), T, pool);              // [T, F]
+  kernels::matmul(w.w_up, s.xn.data(), s.up.data(), T, pool);                  // [T, F]
+  for_rows(pool, T, [&](int64_t t0, int64_t t1) {
+    // Row by row, as ggml runs it (a row's last F mod 8 take the scalar tail).
+    for (int64_t t = t0; t < t1; ++t)
+      kernels::swiglu(s.gate.data() + t * F, s.up.data() + t * F, s.act.data() + t * F, F);
+  });                                                               // [T, F]
+  kernels::matmul(w.w_down, s.act.data(), s.proj.data(), T, pool);  // [T, E]
+  add_rows(s.x.data(), s.proj.data(), T, E, pool);
 }
 
 void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, bool all_logits,
@@ -317,8 +349,8 @@ void output_block(const HParams& hp, const DecoderWeights& w, int64_t n_tokens, 
   const int64_t E = hp.n_embd;
   const int64_t first = all_logits ? 0 : n_tokens - 1;
   const int64_t rows = n_tokens - first;
-  rms_norm_rows(s.x.data() + first * E, w.output_norm, s.xn.data(), rows, E,
-                hp.rms_eps);                                          // [rows, E]
+  rms_norm_rows(s.x.data() + first * E, w.output_norm, s.xn.data(), rows, E, hp.rms_eps,
+                pool);                                                // [rows, E]
   kernels::matmul(w.output, s.xn.data(), logits.data(), rows, pool);  // [rows, V]
 }
 
@@ -370,7 +402,7 @@ Status PreNormDecoder::forward_batch(std::span<const SeqForward> seqs, ThreadPoo
     std::copy_n(s.x.begin() + (sq.row0 + sq.n_tokens - 1) * E, E, last.begin() + i * E);
   }
   std::vector<float> normed(last.size());  // [S, E]
-  rms_norm_rows(last.data(), w_.output_norm, normed.data(), S, E, hp_.rms_eps);
+  rms_norm_rows(last.data(), w_.output_norm, normed.data(), S, E, hp_.rms_eps, pool);
   std::vector<float> logits(static_cast<size_t>(S * V));  // [S, V]
   kernels::matmul(w_.output, normed.data(), logits.data(), S, pool);
   for (int64_t i = 0; i < S; ++i) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/dispatch.h"
 
@@ -22,8 +23,8 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
 }
 
-void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
-          const float* freq_factors) {
+void rope_angles(int64_t head_dim, int64_t pos, float theta, const float* freq_factors, float* cos,
+                 float* sin) {
   const int64_t half = head_dim / 2;
   // theta_i = pos * base^(-2i / D), divided by the pair's frequency factor.
   // Built up by one float multiplication per pair, in float, as ggml does:
@@ -34,16 +35,36 @@ void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
   float angle_i = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i, angle_i *= step) {
     const float angle = freq_factors != nullptr ? angle_i / freq_factors[i] : angle_i;
-    const float c = std::cos(angle);
-    const float s = std::sin(angle);
+    cos[i] = std::cos(angle);
+    sin[i] = std::sin(angle);
+  }
+}
+
+void rope_rotate(float* x, int64_t head_dim, bool neox, const float* cos, const float* sin) {
+  const int64_t half = head_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
     const int64_t a = neox ? i : 2 * i;  // first element of the pair
     const int64_t b = neox ? i + half : 2 * i + 1;
-    const float x0 = x[a], x1 = x[b];
+    const float x0 = x[a], x1 = x[b], c = cos[i], s = sin[i];
     // Rounded as llama.cpp's x86 build rounds them: its compiler contracts
     // x0*c - x1*s into fma(x0, c, -(x1*s)) (and likewise the second line).
     x[a] = std::fma(x0, c, -(x1 * s));
     x[b] = std::fma(x0, s, x1 * c);
   }
+}
+
+void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
+          const float* freq_factors) {
+  constexpr int64_t kStackPairs = 256;
+  float cos_stack[kStackPairs], sin_stack[kStackPairs];
+  std::vector<float> heap;
+  float *cos = cos_stack, *sin = sin_stack;
+  if (head_dim / 2 > kStackPairs) {
+    heap.resize(static_cast<size_t>(head_dim / 2) * 2);
+    cos = heap.data(), sin = heap.data() + head_dim / 2;
+  }
+  rope_angles(head_dim, pos, theta, freq_factors, cos, sin);
+  rope_rotate(x, head_dim, neox, cos, sin);
 }
 
 void softmax(float* x, int64_t n) {

@@ -16,6 +16,13 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 void rope(float* x, int64_t head_dim, int64_t pos, float theta, bool neox,
           const float* freq_factors);
 
+// rope() in two steps, for the many heads of one position: the angles' cos
+// and sin, [head_dim / 2] each, then the rotation of one head by them (the
+// same bits as rope(); sincos is most of its time at prefill).
+void rope_angles(int64_t head_dim, int64_t pos, float theta, const float* freq_factors, float* cos,
+                 float* sin);
+void rope_rotate(float* x, int64_t head_dim, bool neox, const float* cos, const float* sin);
+
 // In-place softmax over n.
 void softmax(float* x, int64_t n);
 
