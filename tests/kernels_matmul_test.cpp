@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -181,6 +182,49 @@ TEST(Matmul, DeterministicAcrossThreadsAndBatching) {
     std::vector<float> one(n_out);
     matmul(w, x.data() + tk * n_in, one.data(), 1, p3);
     EXPECT_EQ(0, std::memcmp(one.data(), a.data() + tk * n_out, n_out * 4)) << tk;
+  }
+}
+
+// Several weights of one input (mixed types, so mixed activation formats,
+// and row counts off the 8-row blocks) give each output the bits matmul()
+// gives it alone, at decode (one region split by bytes) and prefill, on every
+// table and thread count.
+TEST(Matmul, ManyWeightsMatchOneAtATime) {
+  std::mt19937 rng(11);
+  const int64_t n_in = 512;
+  struct Spec {
+    GgmlType type;
+    int64_t n_out;
+  };
+  const Spec specs[] = {{GgmlType::Q4_K, 45}, {GgmlType::Q6_K, 8}, {GgmlType::Q8_0, 1},
+                        {GgmlType::Q4_K, 3},  {GgmlType::F16, 17}, {GgmlType::Q4_1, 24}};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<WeightView> ws;
+  for (const Spec& sp : specs) {
+    bytes.push_back(random_weights(sp.type, n_in, sp.n_out, rng));
+    ws.push_back({sp.type, bytes.back().data(), n_in, sp.n_out, *gguf::row_size(sp.type, n_in)});
+  }
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const KernelTable* table : available_kernels()) {
+    for (int64_t n_tok : {1, 3, 9}) {
+      std::vector<float> x(n_tok * n_in);  // [T, n_in]
+      for (auto& v : x) v = nd(rng);
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<std::vector<float>> got(ws.size()), want(ws.size());
+        std::vector<MatmulOut> outs;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          got[i].assign(n_tok * ws[i].n_out, std::numeric_limits<float>::quiet_NaN());
+          want[i].resize(got[i].size());
+          matmul_with(*table, ws[i], x.data(), want[i].data(), n_tok, pool);
+          outs.push_back({&ws[i], got[i].data()});
+        }
+        matmul_many_with(*table, outs, x.data(), n_tok, pool);
+        for (size_t i = 0; i < ws.size(); ++i)
+          ASSERT_EQ(0, std::memcmp(want[i].data(), got[i].data(), got[i].size() * 4))
+              << table->isa << " weight " << i << " T=" << n_tok << " threads=" << threads;
+      }
+    }
   }
 }
 

@@ -303,9 +303,10 @@ void attention_block(const HParams& hp, const LayerWeights& w, const std::vector
   const int64_t H = hp.n_head, Hkv = hp.n_head_kv, KVD = Hkv * D;
 
   rms_norm_rows(s.x.data(), w.attn_norm, s.xn.data(), T, E, hp.rms_eps, pool);  // [T, E]
-  kernels::matmul(w.wq, s.xn.data(), s.q.data(), T, pool);                      // [T, H*D]
-  kernels::matmul(w.wk, s.xn.data(), s.k.data(), T, pool);                      // [T, Hkv*D]
-  kernels::matmul(w.wv, s.xn.data(), s.v.data(), T, pool);                      // [T, Hkv*D]
+  const kernels::MatmulOut qkv[] = {{&w.wq, s.q.data()},                        // [T, H*D]
+                                    {&w.wk, s.k.data()},                        // [T, Hkv*D]
+                                    {&w.wv, s.v.data()}};                       // [T, Hkv*D]
+  kernels::matmul_many(qkv, s.xn.data(), T, pool);
   bias_and_rope_rows(hp, w, rope_freqs, plan, s, pool);
   for (const auto& sq : plan.seqs) {
     sq.cache->store(layer, sq.pos0, sq.n_tokens, s.k.data() + sq.row0 * KVD,
@@ -333,8 +334,9 @@ void ffn_block(const HParams& hp, const LayerWeights& w, int64_t n_tokens, Decod
                ThreadPool& pool) {
   const int64_t T = n_tokens, E = hp.n_embd, F = hp.n_ff;
   rms_norm_rows(s.x.data(), w.ffn_norm, s.xn.data(), T, E, hp.rms_eps, pool);  // [T, E]
-  kernels::matmul(w.w_gate, s.xn.data(), s.gate.data(), T, pool);              // [T, F]
-  kernels::matmul(w.w_up, s.xn.data(), s.up.data(), T, pool);                  // [T, F]
+  const kernels::MatmulOut gate_up[] = {{&w.w_gate, s.gate.data()},            // [T, F]
+                                        {&w.w_up, s.up.data()}};               // [T, F]
+  kernels::matmul_many(gate_up, s.xn.data(), T, pool);
   for_rows(pool, T, [&](int64_t t0, int64_t t1) {
     // Row by row, as ggml runs it (a row's last F mod 8 take the scalar tail).
     for (int64_t t = t0; t < t1; ++t)

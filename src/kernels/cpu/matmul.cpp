@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/dispatch.h"
@@ -91,6 +92,94 @@ void gemm_panels(const GemmKernel& g, const WeightView& w, const uint8_t* act,
   });
 }
 
+// The activations in a kernel's partner format: [T, row_bytes].
+struct Activations {
+  const uint8_t* data;
+  uint64_t row_bytes;
+};
+
+// x [T, n_in] quantized to k's activation format into buf (or x itself for
+// float kernels), once per call. One row is quantized by the caller: a
+// parallel region for it costs more than the work.
+Activations quantize_activations(const DotKernel& k, const float* x, int64_t n_in, int64_t n_tokens,
+                                 std::vector<uint8_t>& buf, ThreadPool& pool) {
+  if (k.quantize_act == nullptr)
+    return {reinterpret_cast<const uint8_t*>(x), static_cast<uint64_t>(n_in) * sizeof(float)};
+  const uint64_t row_bytes = *gguf::row_size(k.act_type, static_cast<uint64_t>(n_in));
+  buf.resize(std::max<size_t>(buf.size(), row_bytes * n_tokens));  // grows and stays
+  uint8_t* q = buf.data();
+  auto rows = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) k.quantize_act(x + t * n_in, q + t * row_bytes, n_in);
+  };
+  if (n_tokens == 1)
+    rows(0, 1);
+  else
+    pool.parallel_for(n_tokens, rows);
+  return {q, row_bytes};
+}
+
+// Rows [o0, o1) of w for every token (y[t * n_out + o]), by the kernel's
+// dot_block, dot_tile or dot; one thread's share of a call below the GEMM.
+// Each thread owns a contiguous range of output rows and computes them for
+// every token, so one weight row is read from memory once per call.
+void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y, int64_t n_tokens,
+              int64_t o0, int64_t o1) {
+  const int64_t n_in = w.n_in, n_out = w.n_out;
+  // Prefill: a block of kRowBlock weight rows times a tile of kDotTile tokens.
+  // The kernel decodes each weight block once for its tokens (register
+  // reuse); the kDotTile activation rows stay in L1 across the row block and
+  // the row block stays in L2 across the token tiles.
+  constexpr int64_t kRowBlock = 16;
+  if (k.dot_block != nullptr) {
+    // kDotRows rows per call; decode (T = 1) is the same loop with one token.
+    for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
+      const int64_t oe = n_tokens == 1 ? o1 : std::min(o1, ob + kRowBlock);
+      for (int64_t t = 0; t < n_tokens; t += kDotTile) {
+        const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
+        const uint8_t* a = act.data + static_cast<uint64_t>(t) * act.row_bytes;
+        for (int64_t o = ob; o < oe; o += kDotRows) {
+          const int nr = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
+          k.dot_block(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.row_bytes, nr, a,
+                      act.row_bytes, n_in, nt, y + t * n_out + o,
+                      n_out);  // y[t .. t + nt), [o, o + nr)
+        }
+      }
+      if (n_tokens == 1) break;  // the whole range went in one pass
+    }
+    return;
+  }
+  if (n_tokens == 1 || k.dot_tile == nullptr) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const uint8_t* row = w.data + static_cast<uint64_t>(o) * w.row_bytes;
+      for (int64_t t = 0; t < n_tokens; ++t)
+        y[t * n_out + o] = k.dot(row, act.data + static_cast<uint64_t>(t) * act.row_bytes, n_in);
+    }
+    return;
+  }
+  for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
+    const int64_t oe = std::min(o1, ob + kRowBlock);
+    for (int64_t t = 0; t < n_tokens; t += kDotTile) {
+      const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
+      const uint8_t* a = act.data + static_cast<uint64_t>(t) * act.row_bytes;
+      for (int64_t o = ob; o < oe; ++o) {
+        k.dot_tile(w.data + static_cast<uint64_t>(o) * w.row_bytes, a, act.row_bytes, n_in, nt,
+                   y + t * n_out + o, n_out);  // y[t .. t + nt), column o
+      }
+    }
+  }
+}
+
+// One weight's product with activations already in its partner format.
+void matmul_quantized(const DotKernel& k, const WeightView& w, Activations act, float* y,
+                      int64_t n_tokens, ThreadPool& pool) {
+  if (k.gemm != nullptr && n_tokens >= kGemmMinTokens) {
+    gemm_panels(*k.gemm, w, act.data, act.row_bytes, y, n_tokens, pool);
+    return;
+  }
+  pool.parallel_for(w.n_out,
+                    [&](int64_t o0, int64_t o1) { dot_rows(k, w, act, y, n_tokens, o0, o1); });
+}
+
 }  // namespace
 
 void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x, float* y,
@@ -101,79 +190,64 @@ void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x
     std::fill(y, y + n_tokens * w.n_out, std::numeric_limits<float>::quiet_NaN());
     return;
   }
-  const int64_t n_in = w.n_in, n_out = w.n_out;
-
-  // Activations in the partner format, quantized once per call: [T, act_row_bytes].
-  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
-  uint64_t act_row_bytes = static_cast<uint64_t>(n_in) * sizeof(float);
   thread_local std::vector<uint8_t> scratch;  // grows to the largest call and stays
-  if (k->quantize_act != nullptr) {
-    act_row_bytes = *gguf::row_size(k->act_type, static_cast<uint64_t>(n_in));
-    scratch.resize(std::max<size_t>(scratch.size(), act_row_bytes * n_tokens));
-    uint8_t* q = scratch.data();
-    pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) k->quantize_act(x + t * n_in, q + t * act_row_bytes, n_in);
-    });
-    act = q;
-  }
+  const Activations act = quantize_activations(*k, x, w.n_in, n_tokens, scratch, pool);
+  matmul_quantized(*k, w, act, y, n_tokens, pool);
+}
 
-  // Each thread owns a contiguous range of output rows and computes them for
-  // every token, so one weight row is read from memory once per call (the
-  // same holds for all the loops below).
-  if (k->gemm != nullptr && n_tokens >= kGemmMinTokens) {
-    gemm_panels(*k->gemm, w, act, act_row_bytes, y, n_tokens, pool);
+void matmul_many(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
+                 ThreadPool& pool) {
+  matmul_many_with(active_kernels(), outs, x, n_tokens, pool);
+}
+
+void matmul_many_with(const KernelTable& kernels, std::span<const MatmulOut> outs, const float* x,
+                      int64_t n_tokens, ThreadPool& pool) {
+  constexpr size_t kMaxOuts = 8;
+  const DotKernel* ks[kMaxOuts];
+  bool fallback = outs.size() > kMaxOuts;
+  for (size_t i = 0; i < outs.size() && !fallback; ++i) {
+    ks[i] = kernels.find(outs[i].w->type);
+    fallback = ks[i] == nullptr || outs[i].w->n_in != outs[0].w->n_in;
+  }
+  if (fallback) {  // unreachable for a checked model; still exact, one at a time
+    for (const MatmulOut& o : outs) matmul_with(kernels, *o.w, x, o.y, n_tokens, pool);
     return;
   }
-  const VecDotFn dot = k->dot;
-  const VecDotTileFn tile = k->dot_tile;
-  const VecDotBlockFn block = k->dot_block;
-  // Prefill: a block of kRowBlock weight rows times a tile of kDotTile tokens.
-  // The kernel decodes each weight block once for its tokens (register
-  // reuse); the kDotTile activation rows stay in L1 across the row block and
-  // the row block stays in L2 across the token tiles.
-  constexpr int64_t kRowBlock = 16;
-  if (block != nullptr) {
-    // kDotRows rows per call; decode (T = 1) is the same loop with one token.
-    pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
-      for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
-        const int64_t oe = n_tokens == 1 ? o1 : std::min(o1, ob + kRowBlock);
-        for (int64_t t = 0; t < n_tokens; t += kDotTile) {
-          const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
-          const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
-          for (int64_t o = ob; o < oe; o += kDotRows) {
-            const int nr = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
-            block(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.row_bytes, nr, a,
-                  act_row_bytes, n_in, nt, y + t * n_out + o,
-                  n_out);  // y[t .. t + nt), [o, o + nr)
-          }
-        }
-        if (n_tokens == 1) break;  // the whole range went in one pass
-      }
-    });
+  // x in each partner format the weights need, once per format.
+  thread_local std::vector<uint8_t> scratch[kMaxOuts];
+  Activations act[kMaxOuts];
+  for (size_t i = 0; i < outs.size(); ++i) {
+    size_t same = 0;
+    while (same < i && ks[same]->act_type != ks[i]->act_type) ++same;
+    act[i] = same < i
+                 ? act[same]
+                 : quantize_activations(*ks[i], x, outs[0].w->n_in, n_tokens, scratch[i], pool);
+  }
+  // Prompts: one weight at a time (each call is long; the GEMM splits its rows).
+  if (n_tokens >= kGemmMinTokens) {
+    for (size_t i = 0; i < outs.size(); ++i)
+      matmul_quantized(*ks[i], *outs[i].w, act[i], outs[i].y, n_tokens, pool);
     return;
   }
-  if (n_tokens == 1 || tile == nullptr) {
-    pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) {
-        const uint8_t* row = w.data + static_cast<uint64_t>(o) * w.row_bytes;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          y[t * n_out + o] = dot(row, act + static_cast<uint64_t>(t) * act_row_bytes, n_in);
-        }
-      }
-    });
-    return;
-  }
-  pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
-    for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
-      const int64_t oe = std::min(o1, ob + kRowBlock);
-      for (int64_t t = 0; t < n_tokens; t += kDotTile) {
-        const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
-        const uint8_t* a = act + static_cast<uint64_t>(t) * act_row_bytes;
-        for (int64_t o = ob; o < oe; ++o) {
-          tile(w.data + static_cast<uint64_t>(o) * w.row_bytes, a, act_row_bytes, n_in, nt,
-               y + t * n_out + o, n_out);  // y[t .. t + nt), column o
-        }
-      }
+  // Decode: one parallel region for all the weights (decode runs hundreds
+  // of regions per token, each a barrier), split by weight bytes so the
+  // threads finish together, at multiples of kDotRows rows.
+  uint64_t base[kMaxOuts + 1] = {0};  // [outs + 1] bytes before weight i
+  for (size_t i = 0; i < outs.size(); ++i)
+    base[i + 1] = base[i] + static_cast<uint64_t>(outs[i].w->n_out) * outs[i].w->row_bytes;
+  // The first row of weight i at or after byte b of the concatenation.
+  auto row_at = [&](size_t i, uint64_t b) -> int64_t {
+    if (b <= base[i]) return 0;
+    const int64_t n_out = outs[i].w->n_out;
+    const auto r = static_cast<int64_t>((b - base[i]) / outs[i].w->row_bytes);
+    return std::min(n_out, (r + kDotRows / 2) / kDotRows * kDotRows);
+  };
+  pool.run([&](int t, int n_threads) {
+    const uint64_t b0 = base[outs.size()] * static_cast<uint64_t>(t) / n_threads;
+    const uint64_t b1 = base[outs.size()] * static_cast<uint64_t>(t + 1) / n_threads;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const int64_t o0 = row_at(i, b0), o1 = row_at(i, b1);
+      if (o0 < o1) dot_rows(*ks[i], *outs[i].w, act[i], outs[i].y, n_tokens, o0, o1);
     }
   });
 }

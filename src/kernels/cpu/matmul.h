@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "common/result.h"
 #include "common/thread_pool.h"
@@ -42,6 +43,22 @@ void matmul(const WeightView& w, const float* x, float* y, int64_t n_tokens, Thr
 // Same with an explicit kernel table (tests run every table the CPU supports).
 void matmul_with(const KernelTable& kernels, const WeightView& w, const float* x, float* y,
                  int64_t n_tokens, ThreadPool& pool);
+
+// One weight of matmul_many and its output y: [n_tokens, w->n_out].
+struct MatmulOut {
+  const WeightView* w;
+  float* y;
+};
+
+// y_i = W_i x for several weights of one input (a layer's Q, K and V; gate
+// and up): each y_i has the bits matmul() gives it, but x is quantized once
+// per partner format, and below kGemmMinTokens tokens (decode) the weights'
+// rows are split between the threads in one parallel region instead of one
+// per weight. Every weight's n_in must be the same.
+void matmul_many(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
+                 ThreadPool& pool);
+void matmul_many_with(const KernelTable& kernels, std::span<const MatmulOut> outs, const float* x,
+                      int64_t n_tokens, ThreadPool& pool);
 
 // Copies row `row` of w, dequantized, to dst[0..n_in) (embedding lookup).
 void get_row(const WeightView& w, int64_t row, float* dst);
