@@ -50,7 +50,8 @@ void k4_family(const TileArgs& p, Codes codes) {
   __m256 acc[NT], acc_min[NT];
   for (int t = 0; t < NT; ++t) acc[t] = acc_min[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    const __m128i sm = k4_scales_mins(&x[i]);  // [16] u8: 8 scales, 8 mins
+    if constexpr (NT == 1) prefetch_stream(&x[i]);  // decode streams the row
+    const __m128i sm = k4_scales_mins(&x[i]);       // [16] u8: 8 scales, 8 mins
     // mins16[s] = mn[s / 2]: the min of the group holding bsums[s].
     const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
         sm, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
@@ -108,6 +109,7 @@ struct Q6_K {
     for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
       const BlockQ6_K& b = x[i];
+      if constexpr (NT == 1) prefetch_stream(&b);  // decode streams the row
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
       const __m256i scales16 = _mm256_cvtepi8_epi16(sc8);  // [16] int16
       // [2][8] int16: scales 0..7 in both lanes, then 8..15 in both lanes.
