@@ -27,11 +27,14 @@ using QuantizeActFn = void (*)(const float* x, void* dst, int64_t n);
 using VecDotTileFn = void (*)(const void* w_row, const void* act, uint64_t act_row_bytes, int64_t n,
                               int n_tokens, float* y, int64_t y_stride);
 inline constexpr int kDotTile = 4;
-// n_rows (1..kDotRows) weight rows, row r at w + r * w_row_bytes, times
+// n_rows (any number >= 1) weight rows, row r at w + r * w_row_bytes, times
 // n_tokens (1..kDotTile) activation rows:
 //   y[t * y_stride + r] = dot(w + r * w_row_bytes, act + t * act_row_bytes, n),
 // bit for bit. Several rows per call let a kernel share each activation
-// block's work between rows and run independent accumulator chains (decode).
+// block's work between rows and run independent accumulator chains. matmul
+// passes kDotRows rows per call for a tile of tokens, and a thread's whole
+// chunk of rows at decode (one token), so work that depends on the
+// activations alone is done once per chunk.
 using VecDotBlockFn = void (*)(const void* w, uint64_t w_row_bytes, int n_rows, const void* act,
                                uint64_t act_row_bytes, int64_t n, int n_tokens, float* y,
                                int64_t y_stride);

@@ -132,9 +132,15 @@ void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y
   // the row block stays in L2 across the token tiles.
   constexpr int64_t kRowBlock = 16;
   if (k.dot_block != nullptr) {
-    // kDotRows rows per call; decode (T = 1) is the same loop with one token.
+    if (n_tokens == 1) {  // decode: the whole range in one call (shares per-call work)
+      k.dot_block(w.data + static_cast<uint64_t>(o0) * w.row_bytes, w.row_bytes,
+                  static_cast<int>(o1 - o0), act.data, act.row_bytes, n_in, 1, y + o0,
+                  n_out);  // y[o0, o1)
+      return;
+    }
+    // kDotRows rows per call.
     for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
-      const int64_t oe = n_tokens == 1 ? o1 : std::min(o1, ob + kRowBlock);
+      const int64_t oe = std::min(o1, ob + kRowBlock);
       for (int64_t t = 0; t < n_tokens; t += kDotTile) {
         const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
         const uint8_t* a = act.data + static_cast<uint64_t>(t) * act.row_bytes;
@@ -145,7 +151,6 @@ void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y
                       n_out);  // y[t .. t + nt), [o, o + nr)
         }
       }
-      if (n_tokens == 1) break;  // the whole range went in one pass
     }
     return;
   }

@@ -55,7 +55,7 @@ void tile_q5_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, in
 void tile_q6_k_q8_k(const void* w, const void* a, uint64_t stride, int64_t n, int nt, float* y,
                     int64_t ys);
 
-// Block functions (VecDotBlockFn, dispatch.h): n_rows (1..kDotRows) weight
+// Block functions (VecDotBlockFn, dispatch.h): n_rows (>= 1) weight
 // rows w + r * w_stride times n_tokens (1..kDotTile) activation rows, each
 // result the bits `dot` gives for that row and token.
 #define FRUGAL_AVX2_DECLARE_BLOCK(name)                                                   \
