@@ -249,11 +249,22 @@ void rows8_decode(const TileArgs& p) {
     const __m256i bsums = load256(y.bsums);
     __m256i s[kLaneRows], m[kLaneRows];  // [8 rows][8] S and M lanes
     uint32_t dd[kLaneRows];              // [8 rows] d | dmin << 16
+    __m256i scales16_of[kLaneRows];      // [8 rows][2][8] int16: the row's 8 scales in both lanes
+    __m256i mins16_of[kLaneRows];        // [8 rows][16] int16: min of the group holding bsums[s]
+    for (int r = 0; r < kLaneRows; r += 2) {
+      // Two rows' scales and mins unpacked at once, one per 128-bit lane.
+      const __m256i sm2 = k4_scales_mins_x2(&row_blocks(p, r)[i], &row_blocks(p, r + 1)[i]);
+      const __m256i sc = _mm256_unpacklo_epi8(sm2, _mm256_setzero_si256());  // [2 rows][8] i16
+      scales16_of[r] = _mm256_permute4x64_epi64(sc, 0x44);
+      scales16_of[r + 1] = _mm256_permute4x64_epi64(sc, 0xEE);
+      const __m256i mn = _mm256_unpackhi_epi8(sm2, sm2);  // [2 rows][16] u8, each min twice
+      mins16_of[r] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(mn));
+      mins16_of[r + 1] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(mn, 1));
+    }
     for (int r = 0; r < kLaneRows; ++r) {
       const BlockQ4_K& x = row_blocks(p, r)[i];
       std::memcpy(&dd[r], &x, 4);
-      const __m128i sm = k4_scales_mins(&x);
-      const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+      const __m256i scales16 = scales16_of[r];
       __m256i s_lo = _mm256_setzero_si256(), s_hi = _mm256_setzero_si256();
       for (int k = 0; k < kGroups / 2; ++k) {
         const __m256i raw = load256(x.qs + 32 * k);
@@ -271,7 +282,7 @@ void rows8_decode(const TileArgs& p) {
             _mm256_add_epi32(s_hi, _mm256_madd_epi16(hi, _mm256_shuffle_epi8(scales16, pick_hi)));
       }
       s[r] = _mm256_add_epi32(s_lo, s_hi);
-      m[r] = _mm256_madd_epi16(bsums, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)));
+      m[r] = _mm256_madd_epi16(bsums, mins16_of[r]);
     }
     // [8 rows] d | dmin << 16 -> halves [d0..d7 | dmin0..dmin7].
     const __m256i halves = _mm256_permutevar8x32_epi32(
