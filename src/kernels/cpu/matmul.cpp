@@ -187,9 +187,9 @@ struct RowJob {
 // no GEMM), in one parallel region. Each thread owns a contiguous share of
 // the rows, by bytes, cut into chunks; it takes its own chunks in order and
 // then helps with what is left of the others'. With a static split the
-// threads waited for each other at every region's end (decode: 4.5 % of the
-// samples in ThreadPool, about 400 regions a token): the two cores do not
-// stream memory equally fast.
+// threads waited for each other at every region's end (1.5B Q4_K_M decode:
+// 3.0 % of the samples waiting in ThreadPool, 1.8 % with chunks): the two
+// cores do not stream memory equally fast.
 constexpr size_t kMaxJobs = 8;
 constexpr int kMaxStealThreads = 64;  // more threads: no stealing
 constexpr int64_t kChunksPerThread = 32;
