@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: builds frugal (Release) and runs every test, then
+# cross-builds the kernels for AArch64 and runs their tests under qemu, then
 # rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
 # test again, runs the server suite against a ThreadSanitizer build, then runs
 # every fuzz harness for 60 s (scripts/fuzz.sh). Real-model
@@ -33,6 +34,8 @@ echo "== Server API tests (pytest + openai client against build/frugal serve)"
 server_tests "$root/build/frugal"
 
 if [ "${1:-}" != "--fast" ]; then
+  echo "== AArch64 kernels: cross-built, tests under qemu-aarch64 (scripts/test_arm64.sh)"
+  "$root/scripts/test_arm64.sh" "$root/build-arm64"
   echo "== ASan+UBSan build and tests"
   "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -4,9 +4,13 @@
 #include <string>
 
 #include "kernels/cpu/ref/vec_dot_ref.h"
+#include "tensor/quant_rows.h"
+#if defined(__x86_64__)
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_table.h"
-#include "tensor/quant_rows.h"
+#elif defined(__aarch64__)
+#include "kernels/cpu/arm/neon_table.h"
+#endif
 
 namespace frugal::kernels {
 namespace {
@@ -39,19 +43,29 @@ KernelTable make_ref_table() {
 }
 
 // The tables this CPU can run, reference first and best last; built once,
-// after cpuid, and never changed.
+// after the CPU's features are read, and never changed. Only the folder of
+// the architecture being built is compiled (CMakeLists.txt).
 struct Registry {
-  KernelTable ref;
-  KernelTable avx2;
-  const KernelTable* tables[2] = {};
+  static constexpr int kMaxTables = 3;
+  KernelTable storage[kMaxTables];
+  const KernelTable* tables[kMaxTables] = {};
   int count = 0;
 
-  Registry() : ref(make_ref_table()), avx2(ref) {
-    tables[count++] = &ref;
-    if (avx2::supported()) {
-      avx2 = make_avx2_table(ref);
-      tables[count++] = &avx2;
-    }
+  void add(const KernelTable& t) {
+    storage[count] = t;
+    tables[count] = &storage[count];
+    ++count;
+  }
+
+  Registry() {
+    add(make_ref_table());
+    const KernelTable& ref = storage[0];
+#if defined(__x86_64__)
+    if (avx2::supported()) add(make_avx2_table(ref));
+#elif defined(__aarch64__)
+    if (neon::supported()) add(neon::make_table(ref));
+    if (neon::dotprod_supported()) add(neon::make_dotprod_table(ref));
+#endif
   }
 };
 
@@ -66,7 +80,7 @@ std::atomic<const KernelTable*> g_selected{nullptr};
 }  // namespace
 
 const KernelTable& ref_kernels() {
-  return registry().ref;
+  return *registry().tables[0];
 }
 
 const KernelTable& active_kernels() {

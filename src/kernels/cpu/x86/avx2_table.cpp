@@ -1,6 +1,7 @@
 // Builds the "avx2" KernelTable. Compiled with baseline flags on purpose: the
 // table is assembled (and supported() asked) before anyone knows the CPU has
-// AVX2, so nothing in this file may execute an AVX instruction.
+// AVX2, so nothing in this file may execute an AVX instruction. Compiled on
+// x86-64 only (CMakeLists.txt).
 #include "kernels/cpu/x86/avx2_table.h"
 
 #include "kernels/cpu/x86/avx2.h"
@@ -9,15 +10,9 @@
 namespace frugal::kernels {
 
 bool avx2::supported() {
-#if defined(__x86_64__)
   const x86::CpuFeatures& f = x86::cpu_features();
   return f.avx && f.avx2 && f.fma && f.f16c;
-#else
-  return false;
-#endif
 }
-
-#if defined(__x86_64__)
 
 KernelTable make_avx2_table(const KernelTable& ref) {
   using gguf::GgmlType;
@@ -61,13 +56,5 @@ KernelTable make_avx2_table(const KernelTable& ref) {
   t.swiglu = avx2::swiglu;
   return t;
 }
-
-#else
-
-KernelTable make_avx2_table(const KernelTable& ref) {
-  return ref;  // never handed out: supported() is false off x86-64
-}
-
-#endif
 
 }  // namespace frugal::kernels
