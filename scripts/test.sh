@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: builds frugal (Release) and runs every test, then
-# cross-builds the kernels for AArch64 and runs their tests under qemu, then
+# cross-builds frugal for AArch64 and runs its tests under qemu, then
 # rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
 # test again, runs the server suite against a ThreadSanitizer build, then runs
 # every fuzz harness for 60 s (scripts/fuzz.sh). Real-model
@@ -19,6 +19,8 @@ python3 "$root/scripts/fetch_models.py" all
 echo "== Release build and tests"
 "$root/scripts/build.sh" "$root/build"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs" --timeout 600
+echo "== Logit parity with llama.cpp on the scalar reference table (the suite above ran the best one)"
+FRUGAL_KERNELS=ref "$root/build/tests/runtime_parity_test" --gtest_filter='Golden/Distributions.*'
 
 # The server suite drives a real `frugal serve` with the official openai client.
 venv="$HOME/.cache/frugal/test-venv"
@@ -34,7 +36,7 @@ echo "== Server API tests (pytest + openai client against build/frugal serve)"
 server_tests "$root/build/frugal"
 
 if [ "${1:-}" != "--fast" ]; then
-  echo "== AArch64 kernels: cross-built, tests under qemu-aarch64 (scripts/test_arm64.sh)"
+  echo "== AArch64 build, tests under qemu-aarch64 (scripts/test_arm64.sh)"
   "$root/scripts/test_arm64.sh" "$root/build-arm64"
   echo "== ASan+UBSan build and tests"
   "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFRUGAL_SANITIZE=ON

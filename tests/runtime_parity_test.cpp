@@ -10,6 +10,8 @@
 //   bit: our kernels follow ggml's float order (kernels/cpu/attention.h).
 // - Long context: greedy continuation of a ~6k-token prompt at n_ctx 8192
 //   equals llama.cpp's for at least the first 64 of 128 tokens.
+// FRUGAL_KERNELS=ref|avx2|neon|neon-dotprod runs the distributions on that
+// table (scripts/test_arm64.sh runs them on neon-dotprod under qemu).
 // Skips when a model is not fetched (scripts/test.sh always fetches them).
 #include <gtest/gtest.h>
 
@@ -79,6 +81,22 @@ TEST_P(Distributions, MatchLlamaCpp) {
   if (fs::file_size(path) > (200u << 20)) GTEST_SKIP() << "large model skipped under ASan";
 #endif
 
+  // FRUGAL_KERNELS picks the kernel table, as for the CLI (default: the best),
+  // so every ISA path can be held to the goldens.
+  const char* isa = std::getenv("FRUGAL_KERNELS");
+  ASSERT_TRUE(kernels::select_kernels(isa != nullptr ? isa : "auto").ok()) << isa;
+  const std::string_view table = kernels::active_kernels().isa;
+  // SmolLM2-135M Q4_1 turns any change in the order of a dot's float sums
+  // into diverging logits: llama.cpp's x86 order (the avx2 table) gives its
+  // golden bit for bit, but the ref table's Q4_1 dot alone gives top-1
+  // 0.921 and max |dlogit| 1.01, and a dot summed in double (more exact than
+  // either) 0.937 and 1.31; the NEON tables under qemu 0.921. Those are the
+  // model's sensitivity, not an error the 0.98 bound could tell from one, so
+  // this golden holds only the table that reproduces llama.cpp's order.
+  // (Measured 2026-11-24; the qwen2.5 Q4_K_M golden passes on every table.)
+  if (g["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf" && table != "avx2")
+    GTEST_SKIP() << "golden exact only in llama.cpp's x86 float order; table " << table;
+
   EngineOptions opt;
   opt.model_path = path;
   opt.n_threads = 2;
@@ -117,8 +135,7 @@ TEST_P(Distributions, MatchLlamaCpp) {
       ppl_ref, max_diff);
   EXPECT_GE(top1, 0.98);
   EXPECT_LE(std::fabs(res->ppl() / ppl_ref - 1.0), 0.01);
-  if (!llama_cpp_repacks_some_weight((*engine)->file()) &&
-      std::string_view(kernels::active_kernels().isa) == "avx2") {
+  if (!llama_cpp_repacks_some_weight((*engine)->file()) && table == "avx2") {
     EXPECT_EQ(max_diff, 0.0f) << "logits should equal llama.cpp's bit for bit";
   }
 }

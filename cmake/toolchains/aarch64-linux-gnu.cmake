@@ -15,3 +15,6 @@ set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
 # Headers and arch-independent CMake packages (nlohmann_json) are shared by
 # both architectures; libraries and their CMake configs come from
 # /usr/lib/aarch64-linux-gnu, which CMAKE_LIBRARY_ARCHITECTURE puts first.
+# pkg-config (PCRE2, utf8proc, cpp-httplib) must read the arm64 .pc files,
+# not the host's.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
