@@ -203,57 +203,54 @@ void k4_tokens(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16, cons
   }
 }
 
-template <class D>
-struct Q4_KKernel {
+// Q4_K and Q5_K differ only in how a super-block's 256 codes are unpacked
+// into codes[16] (sub-block s in codes[2s], codes[2s + 1]).
+struct Q4_KCodes {
+  using Block = BlockQ4_K;
+  static void unpack(const Block& b, int8x16_t* codes) {
+    for (int j = 0; j < 4; ++j) {  // 32 bytes hold sub-blocks 2j (low) and 2j+1 (high)
+      const uint8x16_t q0 = vld1q_u8(b.qs + 32 * j), q1 = vld1q_u8(b.qs + 32 * j + 16);
+      codes[4 * j + 0] = low_nibbles(q0);
+      codes[4 * j + 1] = low_nibbles(q1);
+      codes[4 * j + 2] = high_nibbles(q0);
+      codes[4 * j + 3] = high_nibbles(q1);
+    }
+  }
+};
+
+struct Q5_KCodes {
+  using Block = BlockQ5_K;
+  static void unpack(const Block& b, int8x16_t* codes) {
+    // The low 4 bits as Q4_K's; the high bit of element 64j + l (sub-block
+    // 2j) is bit 2j of qh[l], of 64j + 32 + l (sub-block 2j+1) bit 2j+1;
+    // l = 0..31 over two registers.
+    const uint8x16_t h[2] = {vld1q_u8(b.qh), vld1q_u8(b.qh + 16)};
+    const uint8x16_t bit4 = vdupq_n_u8(0x10);
+    for (int j = 0; j < 4; ++j) {
+      const uint8x16_t q0 = vld1q_u8(b.qs + 32 * j), q1 = vld1q_u8(b.qs + 32 * j + 16);
+      const int8x16_t low4[4] = {low_nibbles(q0), low_nibbles(q1), high_nibbles(q0),
+                                 high_nibbles(q1)};
+      for (int k = 0; k < 4; ++k) {
+        const uint8x16_t mask = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j + k / 2)));
+        const uint8x16_t high = vandq_u8(vtstq_u8(h[k % 2], mask), bit4);
+        codes[4 * j + k] = vorrq_s8(low4[k], vreinterpretq_s8_u8(high));
+      }
+    }
+  }
+};
+
+template <class D, class C>
+struct K4Kernel {
   template <int NT>
   static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
                   int64_t ys) {
-    const auto* x = static_cast<const BlockQ4_K*>(w_row);
+    const auto* x = static_cast<const typename C::Block*>(w_row);
     float32x4_t acc[NT];  // [token]
     float mins_acc[NT];   // [token] the dmin * min terms, subtracted at the end
     for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f), mins_acc[t] = 0.0f;
     for (int64_t i = 0; i < n / kQKK; ++i) {
-      int8x16_t codes[16];           // [sub-block 0..7][2 x 16 elements]
-      for (int j = 0; j < 4; ++j) {  // 32 bytes hold sub-blocks 2j (low) and 2j+1 (high)
-        const uint8x16_t q0 = vld1q_u8(x[i].qs + 32 * j), q1 = vld1q_u8(x[i].qs + 32 * j + 16);
-        codes[4 * j + 0] = low_nibbles(q0);
-        codes[4 * j + 1] = low_nibbles(q1);
-        codes[4 * j + 2] = high_nibbles(q0);
-        codes[4 * j + 3] = high_nibbles(q1);
-      }
-      k4_tokens<D, NT>(x[i].scales, x[i].d, x[i].dmin, codes, act, stride, i, acc, mins_acc);
-    }
-    for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]) - mins_acc[t];
-  }
-};
-
-template <class D>
-struct Q5_KKernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* x = static_cast<const BlockQ5_K*>(w_row);
-    const uint8x16_t bit4 = vdupq_n_u8(0x10);
-    float32x4_t acc[NT];  // [token]
-    float mins_acc[NT];   // [token]
-    for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f), mins_acc[t] = 0.0f;
-    for (int64_t i = 0; i < n / kQKK; ++i) {
-      // High bit of element 64j + l (sub-block 2j) is bit 2j of qh[l], of
-      // 64j + 32 + l (sub-block 2j+1) bit 2j+1; l = 0..31 over two registers.
-      const uint8x16_t h0 = vld1q_u8(x[i].qh), h1 = vld1q_u8(x[i].qh + 16);
       int8x16_t codes[16];  // [sub-block 0..7][2 x 16 elements]
-      for (int j = 0; j < 4; ++j) {
-        const uint8x16_t q0 = vld1q_u8(x[i].qs + 32 * j), q1 = vld1q_u8(x[i].qs + 32 * j + 16);
-        const uint8x16_t m_lo = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j)));
-        const uint8x16_t m_hi = vdupq_n_u8(static_cast<uint8_t>(2u << (2 * j)));
-        auto with_bit = [&](int8x16_t low4, uint8x16_t h, uint8x16_t m) {
-          return vorrq_s8(low4, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(h, m), bit4)));
-        };
-        codes[4 * j + 0] = with_bit(low_nibbles(q0), h0, m_lo);
-        codes[4 * j + 1] = with_bit(low_nibbles(q1), h1, m_lo);
-        codes[4 * j + 2] = with_bit(high_nibbles(q0), h0, m_hi);
-        codes[4 * j + 3] = with_bit(high_nibbles(q1), h1, m_hi);
-      }
+      C::unpack(x[i], codes);
       k4_tokens<D, NT>(x[i].scales, x[i].d, x[i].dmin, codes, act, stride, i, acc, mins_acc);
     }
     for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]) - mins_acc[t];
@@ -353,8 +350,8 @@ void fill(KernelTable& t) {
   set(GgmlType::BF16, dot<FloatKernel<LoadBF16>>, tile<FloatKernel<LoadBF16>>);
   set(GgmlType::Q4_0, dot<Q4_0Kernel<D>>, tile<Q4_0Kernel<D>>);
   set(GgmlType::Q8_0, dot<Q8_0Kernel<D>>, tile<Q8_0Kernel<D>>);
-  set(GgmlType::Q4_K, dot<Q4_KKernel<D>>, tile<Q4_KKernel<D>>);
-  set(GgmlType::Q5_K, dot<Q5_KKernel<D>>, tile<Q5_KKernel<D>>);
+  set(GgmlType::Q4_K, dot<K4Kernel<D, Q4_KCodes>>, tile<K4Kernel<D, Q4_KCodes>>);
+  set(GgmlType::Q5_K, dot<K4Kernel<D, Q5_KCodes>>, tile<K4Kernel<D, Q5_KCodes>>);
   set(GgmlType::Q6_K, dot<Q6_KKernel<D>>, tile<Q6_KKernel<D>>);
 }
 
