@@ -124,46 +124,41 @@ struct FloatKernel {
 
 // ---- legacy blocks x Q8_0 ---------------------------------------------------
 
-template <class D>
-struct Q8_0Kernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* x = static_cast<const BlockQ8_0*>(w_row);
-    float32x4_t acc[NT];  // [token]
-    for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n / kQK; ++i) {
-      const int8x16_t w0 = vld1q_s8(x[i].qs), w1 = vld1q_s8(x[i].qs + 16);
-      const float dw = f16(x[i].d);
-      for (int t = 0; t < NT; ++t) {
-        const BlockQ8_0& a = act_row<BlockQ8_0>(act, stride, t)[i];
-        const int32x4_t p =
-            D::dot(D::dot(vdupq_n_s32(0), w0, vld1q_s8(a.qs)), w1, vld1q_s8(a.qs + 16));
-        acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(p), dw * f16(a.d));
-      }
-    }
-    for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]);
+// Q8_0 and Q4_0 differ only in how a block's 32 codes are unpacked into
+// two registers (elements 0..15, 16..31).
+struct Q8_0Codes {
+  using Block = BlockQ8_0;
+  static void unpack(const Block& b, int8x16_t* w) {
+    w[0] = vld1q_s8(b.qs);
+    w[1] = vld1q_s8(b.qs + 16);
   }
 };
 
-template <class D>
-struct Q4_0Kernel {
+struct Q4_0Codes {
+  using Block = BlockQ4_0;
+  static void unpack(const Block& b, int8x16_t* w) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    w[0] = vsubq_s8(low_nibbles(q), vdupq_n_s8(8));
+    w[1] = vsubq_s8(high_nibbles(q), vdupq_n_s8(8));
+  }
+};
+
+template <class D, class C>
+struct LegacyKernel {
   template <int NT>
   static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
                   int64_t ys) {
-    const auto* x = static_cast<const BlockQ4_0*>(w_row);
-    const int8x16_t eight = vdupq_n_s8(8);
+    const auto* x = static_cast<const typename C::Block*>(w_row);
     float32x4_t acc[NT];  // [token]
     for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
     for (int64_t i = 0; i < n / kQK; ++i) {
-      const uint8x16_t q = vld1q_u8(x[i].qs);
-      const int8x16_t w0 = vsubq_s8(low_nibbles(q), eight);   // elements 0..15
-      const int8x16_t w1 = vsubq_s8(high_nibbles(q), eight);  // elements 16..31
+      int8x16_t w[2];  // [elements 0..15, 16..31]
+      C::unpack(x[i], w);
       const float dw = f16(x[i].d);
       for (int t = 0; t < NT; ++t) {
         const BlockQ8_0& a = act_row<BlockQ8_0>(act, stride, t)[i];
         const int32x4_t p =
-            D::dot(D::dot(vdupq_n_s32(0), w0, vld1q_s8(a.qs)), w1, vld1q_s8(a.qs + 16));
+            D::dot(D::dot(vdupq_n_s32(0), w[0], vld1q_s8(a.qs)), w[1], vld1q_s8(a.qs + 16));
         acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(p), dw * f16(a.d));
       }
     }
@@ -348,8 +343,8 @@ void fill(KernelTable& t) {
   set(GgmlType::F32, dot<FloatKernel<LoadF32>>, tile<FloatKernel<LoadF32>>);
   set(GgmlType::F16, dot<FloatKernel<LoadF16>>, tile<FloatKernel<LoadF16>>);
   set(GgmlType::BF16, dot<FloatKernel<LoadBF16>>, tile<FloatKernel<LoadBF16>>);
-  set(GgmlType::Q4_0, dot<Q4_0Kernel<D>>, tile<Q4_0Kernel<D>>);
-  set(GgmlType::Q8_0, dot<Q8_0Kernel<D>>, tile<Q8_0Kernel<D>>);
+  set(GgmlType::Q4_0, dot<LegacyKernel<D, Q4_0Codes>>, tile<LegacyKernel<D, Q4_0Codes>>);
+  set(GgmlType::Q8_0, dot<LegacyKernel<D, Q8_0Codes>>, tile<LegacyKernel<D, Q8_0Codes>>);
   set(GgmlType::Q4_K, dot<K4Kernel<D, Q4_KCodes>>, tile<K4Kernel<D, Q4_KCodes>>);
   set(GgmlType::Q5_K, dot<K4Kernel<D, Q5_KCodes>>, tile<K4Kernel<D, Q5_KCodes>>);
   set(GgmlType::Q6_K, dot<Q6_KKernel<D>>, tile<Q6_KKernel<D>>);
