@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: builds frugal (Release) and runs every test, then
+# The whole test suite: builds frugal (Release) and runs every test, the
+# VNNI kernels on emulated x86 CPUs, then
 # cross-builds frugal for AArch64 and runs its tests under qemu, then
 # rebuilds with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
 # test again, runs the server suite against a ThreadSanitizer build, then runs
@@ -21,6 +22,8 @@ echo "== Release build and tests"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs" --timeout 600
 echo "== Logit parity with llama.cpp on the scalar reference table (the suite above ran the best one)"
 FRUGAL_KERNELS=ref "$root/build/tests/runtime_parity_test" --gtest_filter='Golden/Distributions.*'
+echo "== VNNI kernel tables on emulated CPUs (scripts/test_vnni_emulated.sh)"
+"$root/scripts/test_vnni_emulated.sh" "$root/build"
 
 # The server suite drives a real `frugal serve` with the official openai client.
 venv="$HOME/.cache/frugal/test-venv"

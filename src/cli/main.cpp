@@ -38,8 +38,8 @@ int main(int argc, char** argv) {
       "  frugal train pipeline --out-dir run/        pretrain, GRPO, distill a tiny reasoner\n"
       "Run 'frugal <verb> --help' for the flags of a verb.");
 
-  // FRUGAL_KERNELS=ref|avx2|neon|neon-dotprod|auto forces a kernel table (A/B checks, bisecting
-  // a numeric difference); read here, never inside the kernels.
+  // FRUGAL_KERNELS=ref|avx2|avx512-vnni|avx-vnni|neon|neon-dotprod|auto forces a kernel table (A/B
+  // checks, bisecting a numeric difference); read here, never inside the kernels.
   if (const char* isa = std::getenv("FRUGAL_KERNELS"); isa != nullptr && *isa != '\0') {
     if (auto st = frugal::kernels::select_kernels(isa); !st.ok()) return fail(st.error().message);
   }

@@ -8,6 +8,7 @@
 #if defined(__x86_64__)
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx2_table.h"
+#include "kernels/cpu/x86/vnni_table.h"
 #elif defined(__aarch64__)
 #include "kernels/cpu/arm/neon_table.h"
 #endif
@@ -46,7 +47,7 @@ KernelTable make_ref_table() {
 // after the CPU's features are read, and never changed. Only the folder of
 // the architecture being built is compiled (CMakeLists.txt).
 struct Registry {
-  static constexpr int kMaxTables = 3;
+  static constexpr int kMaxTables = 4;
   KernelTable storage[kMaxTables];
   const KernelTable* tables[kMaxTables] = {};
   int count = 0;
@@ -61,7 +62,12 @@ struct Registry {
     add(make_ref_table());
     const KernelTable& ref = storage[0];
 #if defined(__x86_64__)
-    if (avx2::supported()) add(make_avx2_table(ref));
+    if (avx2::supported()) {
+      add(make_avx2_table(ref));
+      const KernelTable avx2 = storage[1];
+      if (avx512_vnni_supported()) add(make_avx512_vnni_table(avx2));
+      if (avx_vnni_supported()) add(make_avx_vnni_table(avx2));
+    }
 #elif defined(__aarch64__)
     if (neon::supported()) add(neon::make_table(ref));
     if (neon::dotprod_supported()) add(neon::make_dotprod_table(ref));

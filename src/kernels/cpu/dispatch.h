@@ -1,6 +1,7 @@
 // The per-type kernel tables matmul() runs through: the scalar reference
 // (kernels/cpu/ref, always present) and one per instruction set the CPU can
-// run (kernels/cpu/x86/: "avx2" = AVX2 + FMA + F16C; kernels/cpu/arm/: "neon",
+// run (kernels/cpu/x86/: "avx2" = AVX2 + FMA + F16C, and "avx512-vnni" /
+// "avx-vnni" where the CPU has the VNNI dot products; kernels/cpu/arm/: "neon",
 // and "neon-dotprod" where the CPU has SDOT). The CPU's features are read
 // once, on first use; active_kernels() is then the best table the CPU supports, unless
 // select_kernels() picked another. Tests loop over every table in
@@ -102,7 +103,8 @@ const KernelTable& ref_kernels();
 const KernelTable& active_kernels();
 // Every table this CPU can run, reference first, best last.
 std::span<const KernelTable* const> available_kernels();
-// The table named `name` ("ref", "avx2", "neon", "neon-dotprod") if this CPU can run it, else null.
+// The table named `name` ("ref", "avx2", "avx512-vnni", "avx-vnni", "neon", "neon-dotprod") if
+// this CPU can run it, else null.
 const KernelTable* find_kernels(std::string_view name);
 // Makes the table named `name` active for the whole process ("auto": the
 // best one). Meant for the CLI/bench layer (e.g. an env var it reads) and

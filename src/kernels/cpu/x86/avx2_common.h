@@ -9,7 +9,11 @@
 #include <cstdint>
 #include <cstring>
 
-namespace frugal::kernels::avx2 {
+#ifndef FRUGAL_X86_NS
+#define FRUGAL_X86_NS avx2
+#endif
+
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 // Arguments of one tile call, shapes as in avx2.h.
@@ -142,17 +146,51 @@ inline __m256i sum_pairs_i16(__m256i v) {
   return _mm256_madd_epi16(v, _mm256_set1_epi16(1));
 }
 
-// Signed int8 codes w times signed int8 activations a (a in [-127, 127], as
-// every Q8 activation quantizer produces; w may be -128) summed into 8 int32
-// lanes. maddubs wants an unsigned operand, so |w| carries w's sign over to a.
-// The int16 pair sums stay below 2 * 128 * 127 = 32512: no saturation.
-inline __m256i dot_i8(__m256i w, __m256i a) {
-  return sum_pairs_i16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)));
+// The integer dot steps, with the VNNI instructions where the file is built
+// for them (CMakeLists.txt: the VNNI builds of some avx2_*.cpp files). Every
+// caller keeps the AVX2 forms exact (no int16 saturation in maddubs), so both
+// forms give the same int32 lanes and the VNNI tables the AVX2 table's bits.
+//   dpbusd(acc, u, s): acc + per lane the sum of 4 products u8 x s8.
+//   dpwssd(acc, a, b): acc + per lane the sum of 2 products int16 x int16.
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define FRUGAL_X86_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_dpbusd_epi32(acc, u, s);
+}
+inline __m256i dpwssd(__m256i acc, __m256i a, __m256i b) {
+  return _mm256_dpwssd_epi32(acc, a, b);
+}
+#elif defined(__AVXVNNI__)
+#define FRUGAL_X86_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+}
+inline __m256i dpwssd(__m256i acc, __m256i a, __m256i b) {
+  return _mm256_dpwssd_avx_epi32(acc, a, b);
+}
+#else
+inline __m256i dpwssd(__m256i acc, __m256i a, __m256i b) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+}
+#endif
+
+// Unsigned codes u (at most 128) times signed activations a (in [-127, 127]),
+// summed into 8 int32 lanes: maddubs' int16 pair sums (at most 2 * 128 * 127 =
+// 32512) stay exact.
+inline __m256i dot_u8(__m256i u, __m256i a) {
+#if defined(FRUGAL_X86_VNNI)
+  return dpbusd(_mm256_setzero_si256(), u, a);
+#else
+  return sum_pairs_i16(_mm256_maddubs_epi16(u, a));
+#endif
 }
 
-// Unsigned codes (at most 63) times signed activations: pair sums fit int16.
-inline __m256i dot_u8(__m256i w, __m256i a) {
-  return sum_pairs_i16(_mm256_maddubs_epi16(w, a));
+// Signed int8 codes w times signed int8 activations a (a in [-127, 127], as
+// every Q8 activation quantizer produces; w may be -128) summed into 8 int32
+// lanes. maddubs and dpbusd want an unsigned operand, so |w| carries w's sign
+// over to a. The int16 pair sums stay below 2 * 128 * 127 = 32512: exact.
+inline __m256i dot_i8(__m256i w, __m256i a) {
+  return dot_u8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
 }
 
 // The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (layout: blocks.h)
@@ -191,4 +229,4 @@ inline __m256i k4_scales_mins_x2(const void* a, const void* b) {
 }
 
 }  // namespace
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS

@@ -12,7 +12,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ4_1;
@@ -85,8 +85,7 @@ void q8_0_partner(const TileArgs& p, Decode decode) {
       ya[t] = load256(y->qs);
       da[t] = _mm256_set1_ps(half_to_float(y->d));
       if constexpr (kUnsigned) {
-        yb[t] = _mm256_slli_epi32(sum_pairs_i16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), ya[t])),
-                                  kBiasShift);
+        yb[t] = _mm256_slli_epi32(dot_u8(_mm256_set1_epi8(1), ya[t]), kBiasShift);
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -211,6 +210,6 @@ FRUGAL_AVX2_BLOCK(block_q8_0_q8_0, Q8_0)
 FRUGAL_AVX2_BLOCK(block_q4_1_q8_1, Q4_1)
 #undef FRUGAL_AVX2_BLOCK
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__

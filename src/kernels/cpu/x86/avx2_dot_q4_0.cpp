@@ -28,7 +28,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ4_0;
@@ -54,7 +54,7 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
 
 // 8 * the sum of a block's 32 activation codes, in every lane.
 inline __m256i a8_total(__m256i a) {
-  const __m256i l = sum_pairs_i16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), a));
+  const __m256i l = dot_u8(_mm256_set1_epi8(1), a);
   return _mm256_set1_epi32(8 * hsum_i32(l));
 }
 
@@ -82,7 +82,9 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
   __m256 acc[NT];  // [NT][rows 0, 2, 4, 6, 1, 3, 5, 7]
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
+#if !defined(FRUGAL_X86_VNNI)
   const __m256i ones = _mm256_set1_epi16(1);
+#endif
   for (int64_t i = 0; i < nb; ++i) {
     if constexpr (NT == 1) {
       const char* next = reinterpret_cast<const char*>(p.w + kLaneRows * p.w_stride) +
@@ -110,6 +112,17 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
       const __m256i a = load256(y.qs);
       const __m256i a_lo = _mm256_permute2x128_si256(a, a, 0x00);  // elements 0..15 twice
       const __m256i a_hi = _mm256_permute2x128_si256(a, a, 0x11);  // 16..31 twice
+      const __m256i total = NT == 1 && a8 != nullptr ? _mm256_set1_epi32(a8[i]) : a8_total(a);
+#if defined(FRUGAL_X86_VNNI)
+      // VNNI: each int32 lane sums 8 products at once; two hadd_epi32 rounds
+      // reach each row's 32 (the same exact integer).
+      __m256i pr[kLaneRows / 2];  // [pairs][rows 2j | 2j+1][4] int32, 8 products each
+      for (int j = 0; j < kLaneRows / 2; ++j)
+        pr[j] = dpbusd(dpbusd(_mm256_setzero_si256(), lo[j], a_lo), hi[j], a_hi);
+      const __m256i h =  // [rows 0, 2, 4, 6 | 1, 3, 5, 7] int32
+          _mm256_hadd_epi32(_mm256_hadd_epi32(pr[0], pr[1]), _mm256_hadd_epi32(pr[2], pr[3]));
+      const __m256i isum = _mm256_sub_epi32(h, total);
+#else
       __m256i pr[kLaneRows / 2];  // [pairs][rows 2j | 2j+1][8] int16, 4 products each
       for (int j = 0; j < kLaneRows / 2; ++j) {
         pr[j] =
@@ -118,8 +131,8 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
       // [rows 0, 2, 4, 6 | 1, 3, 5, 7][2] int16 of 16 products each.
       const __m256i h =
           _mm256_hadd_epi16(_mm256_hadd_epi16(pr[0], pr[1]), _mm256_hadd_epi16(pr[2], pr[3]));
-      const __m256i total = NT == 1 && a8 != nullptr ? _mm256_set1_epi32(a8[i]) : a8_total(a);
       const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(h, ones), total);
+#endif
       const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y.d)));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[t]);
     }
@@ -215,6 +228,6 @@ void block_q4_0_q8_0(const void* w, uint64_t w_stride, int nr, const void* a, ui
   }
 }
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__

@@ -35,7 +35,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ4_K;
@@ -201,7 +201,7 @@ void row1(const TileArgs& p) {
       for (int g = 0; g < kGroups; ++g) {
         const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>((2 * g) | ((2 * g + 1) << 8)));
         const __m256i prod = _mm256_maddubs_epi16(codes(x[i].qs, g), load256(y.qs + 32 * g));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, _mm256_shuffle_epi8(scales16, pick)));
+        sumi = dpwssd(sumi, prod, _mm256_shuffle_epi8(scales16, pick));
       }
       // S and M (exact int32 sums of their 8 lanes) reduced together.
       const __m256i m_lanes = _mm256_madd_epi16(load256(y.bsums), mins16);
@@ -276,10 +276,8 @@ void rows8_decode(const TileArgs& p) {
             _mm256_set1_epi16(static_cast<int16_t>((4 * k) | ((4 * k + 1) << 8)));
         const __m256i pick_hi =
             _mm256_set1_epi16(static_cast<int16_t>((4 * k + 2) | ((4 * k + 3) << 8)));
-        s_lo =
-            _mm256_add_epi32(s_lo, _mm256_madd_epi16(lo, _mm256_shuffle_epi8(scales16, pick_lo)));
-        s_hi =
-            _mm256_add_epi32(s_hi, _mm256_madd_epi16(hi, _mm256_shuffle_epi8(scales16, pick_hi)));
+        s_lo = dpwssd(s_lo, lo, _mm256_shuffle_epi8(scales16, pick_lo));
+        s_hi = dpwssd(s_hi, hi, _mm256_shuffle_epi8(scales16, pick_hi));
       }
       s[r] = _mm256_add_epi32(s_lo, s_hi);
       m[r] = _mm256_madd_epi16(bsums, mins16_of[r]);
@@ -358,6 +356,6 @@ void block_q4_k_q8_k(const void* w, uint64_t w_stride, int nr, const void* a, ui
   }
 }
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__

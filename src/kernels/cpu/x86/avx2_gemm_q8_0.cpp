@@ -31,7 +31,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ8_0;
@@ -120,7 +120,6 @@ void row_panel(const RowBlock* w, const float* dw, const PanelBlock* p, int64_t 
                float* acc_mem) {
   __m256 acc[kLanes];  // [8 tokens][8 lanes]
   for (int t = 0; t < kLanes; ++t) acc[t] = _mm256_load_ps(acc_mem + kLanes * t);
-  const __m256i ones = _mm256_set1_epi16(1);
 #pragma GCC unroll 2
   for (int64_t i = i0; i < i1; ++i) {
     // d_w * d_a as the dot computes it (same bits), tokens 0-3 and 4-7
@@ -136,7 +135,7 @@ void row_panel(const RowBlock* w, const float* dw, const PanelBlock* p, int64_t 
 #pragma GCC unroll 8
     for (int t = 0; t < kLanes; ++t) {
       const __m256i signed_a = _mm256_sign_epi8(load256(p[i].qs[t]), q);
-      const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(abs_q, signed_a), ones);
+      const __m256i s = dot_u8(abs_q, signed_a);
       const __m256 sc = broadcast_lane(sv[t / 4], t % 4);
       acc[t] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc[t]);
     }
@@ -181,6 +180,6 @@ void run(const void* unpacked, int nr, const void* panel, int64_t n, int nt, flo
 
 const GemmKernel gemm_q8_0_q8_0 = {panel_bytes, pack, unpacked_row_bytes, unpack, run};
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__

@@ -11,9 +11,17 @@ struct CpuFeatures {
   bool avx2 = false;
   bool fma = false;
   bool f16c = false;
+  // 256-bit VPDPBUSD / VPDPWSSD: EVEX-encoded (AVX512F + VL + VNNI, the OS
+  // saving opmask and ZMM state) or VEX-encoded (AVX-VNNI).
+  bool avx512_vnni = false;
+  bool avx_vnni = false;
 };
 
 // Detected on first call, then cached.
 const CpuFeatures& cpu_features();
+
+// Reads the CPU afresh (cpu_features() caches its result); the emulated-CPU
+// test runs it on emulated CPU models (tests/emulated/).
+CpuFeatures detect_cpu_features();
 
 }  // namespace frugal::kernels::x86
