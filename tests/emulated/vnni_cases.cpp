@@ -44,7 +44,7 @@ struct Kernels {
   VecDotFn dot[5];
   VecDotTileFn tile[5];
   VecDotBlockFn block[5];
-  const GemmKernel* gemm_q8_0;
+  const GemmKernel* gemm[5];  // null: the type has no GEMM
 };
 
 #define FRUGAL_EMU_KERNELS(ns)                                                               \
@@ -55,7 +55,9 @@ struct Kernels {
          ns::tile_q4_k_q8_k},                                                                \
         {ns::block_q4_0_q8_0, ns::block_q5_0_q8_0, ns::block_q8_0_q8_0, ns::block_q4_1_q8_1, \
          ns::block_q4_k_q8_k},                                                               \
-        &ns::gemm_q8_0_q8_0                                                                  \
+    {                                                                                        \
+      &ns::gemm_q4_0_q8_0, nullptr, &ns::gemm_q8_0_q8_0, nullptr, &ns::gemm_q4_k_q8_k        \
+    }                                                                                        \
   }
 
 const Kernels kAvx2 = FRUGAL_EMU_KERNELS(avx2);
@@ -166,15 +168,18 @@ void fill_activations(const TypeInfo& t, uint8_t* a, int64_t blocks, std::mt1993
 }
 
 // The case list: for each type, a dot, tiles of 1..4 tokens and blocks of
-// 19 rows (8-row kernels and the remainder) x 1..4 tokens; then the Q8_0
-// GEMM over 16 rows and 13 tokens (two panels, two chunks of blocks).
+// 19 rows (8-row kernels and the remainder) x 1..4 tokens; then each GEMM
+// (Q4_0, Q8_0, Q4_K) over 14 rows (the 3-row micro-kernel and a remainder
+// of 2) x 8 tokens (one panel) and x 13 (two), with 65 legacy blocks (Q8_0's
+// two chunks of 64) or 3 super-blocks per row.
 constexpr int kTypeCases = 9;
 constexpr int kRows = 19;
-constexpr int kGemmRows = 16;
-constexpr int kGemmTokens = 13;
+constexpr int kGemmRows = 14;
+constexpr int kGemmTypes[3] = {0, 2, 4};
+constexpr int kGemmTokens[2] = {8, 13};
 
 int case_count() {
-  return 5 * kTypeCases + 1;
+  return 5 * kTypeCases + 3 * 2;
 }
 
 void add_region(EmuCase* c, const Buffer& b) {
@@ -248,45 +253,51 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
     add_region(c, s.y);
     return 0;
   }
-  // Q8_0 GEMM: pack both panels, unpack the rows, run.
-  const TypeInfo& t = kTypes[2];
-  const int64_t n = 65 * 32;  // 65 blocks: two chunks of the GEMM's 64
-  const int64_t nb = n / 32;
+  // A GEMM: pack the panels, unpack the rows, run.
+  const int gi = index - 5 * kTypeCases;
+  const int ti = kGemmTypes[gi / 2], nt = kGemmTokens[gi % 2];
+  const TypeInfo& t = kTypes[ti];
+  const int64_t n = t.block_elems == 256 ? 3 * 256 : 65 * 32;
+  const int64_t nb = n / t.block_elems;
   const uint64_t w_row = static_cast<uint64_t>(nb) * t.block_bytes;
   const uint64_t a_row = static_cast<uint64_t>(nb) * t.act_block_bytes;
   s.w = make_buffer(w_row * kGemmRows);
-  s.a = make_buffer(a_row * kGemmTokens);
-  s.y = make_buffer(sizeof(float) * kGemmRows * kGemmTokens);
+  s.a = make_buffer(a_row * nt);
+  s.y = make_buffer(sizeof(float) * kGemmRows * nt);
   fill_weights(t, s.w.data(), nb * kGemmRows, rng);
-  fill_activations(t, s.a.data(), nb * kGemmTokens, rng);
-  const GemmKernel& g = *kAvx2.gemm_q8_0;
+  fill_activations(t, s.a.data(), nb * nt, rng);
+  const GemmKernel& g = *kAvx2.gemm[ti];
   const uint64_t panel = g.panel_bytes(n);
+  const bool two_panels = nt > kGemmPanelTokens;
+  const int first = two_panels ? kGemmPanelTokens : nt;  // tokens of the first panel
   s.panel = make_buffer(2 * panel);
   s.unpacked = make_buffer(g.unpacked_row_bytes(n) * kGemmRows);
-  std::vector<float> y(kGemmRows * kGemmTokens, 0.0f);
+  std::vector<float> y(kGemmRows * nt, 0.0f);
   {
     Buffer p = make_buffer(2 * panel), u = make_buffer(g.unpacked_row_bytes(n) * kGemmRows);
-    g.pack_panel(s.a.data(), a_row, n, kGemmPanelTokens, p.data());
-    g.pack_panel(s.a.data() + kGemmPanelTokens * a_row, a_row, n, kGemmTokens - kGemmPanelTokens,
-                 p.data() + panel);
+    g.pack_panel(s.a.data(), a_row, n, first, p.data());
+    if (two_panels)
+      g.pack_panel(s.a.data() + first * a_row, a_row, n, nt - first, p.data() + panel);
     g.unpack_rows(s.w.data(), w_row, kGemmRows, n, u.data());
-    g.run(u.data(), kGemmRows, p.data(), n, kGemmTokens, y.data(), kGemmRows);
+    g.run(u.data(), kGemmRows, p.data(), n, nt, y.data(), kGemmRows);
   }
   s.expected.resize(y.size() * sizeof(float));
   std::memcpy(s.expected.data(), y.data(), s.expected.size());
-  const GemmKernel& e = *k.gemm_q8_0;
-  c->calls[0] = make_call(reinterpret_cast<const void*>(e.pack_panel), false, ptr(s.a.data()),
-                          a_row, n, kGemmPanelTokens, ptr(s.panel.data()));
-  c->calls[1] = make_call(reinterpret_cast<const void*>(e.pack_panel), false,
-                          ptr(s.a.data() + kGemmPanelTokens * a_row), a_row, n,
-                          kGemmTokens - kGemmPanelTokens, ptr(s.panel.data() + panel));
-  c->calls[2] = make_call(reinterpret_cast<const void*>(e.unpack_rows), false, ptr(s.w.data()),
-                          w_row, kGemmRows, n, ptr(s.unpacked.data()));
-  c->calls[3] =
+  const GemmKernel& e = *k.gemm[ti];
+  int calls = 0;
+  c->calls[calls++] = make_call(reinterpret_cast<const void*>(e.pack_panel), false, ptr(s.a.data()),
+                                a_row, n, first, ptr(s.panel.data()));
+  if (two_panels)
+    c->calls[calls++] = make_call(reinterpret_cast<const void*>(e.pack_panel), false,
+                                  ptr(s.a.data() + first * a_row), a_row, n, nt - first,
+                                  ptr(s.panel.data() + panel));
+  c->calls[calls++] = make_call(reinterpret_cast<const void*>(e.unpack_rows), false,
+                                ptr(s.w.data()), w_row, kGemmRows, n, ptr(s.unpacked.data()));
+  c->calls[calls++] =
       make_call(reinterpret_cast<const void*>(e.run), false, ptr(s.unpacked.data()), kGemmRows,
-                ptr(s.panel.data()), n, kGemmTokens, ptr(s.y.data()), int64_t{kGemmRows});
-  c->ncalls = 4;
-  std::snprintf(c->name, sizeof(c->name), "q8_0 gemm, %d rows x %d tokens", kGemmRows, kGemmTokens);
+                ptr(s.panel.data()), n, nt, ptr(s.y.data()), int64_t{kGemmRows});
+  c->ncalls = calls;
+  std::snprintf(c->name, sizeof(c->name), "%s gemm, %d rows x %d tokens", t.name, kGemmRows, nt);
   add_region(c, s.w);
   add_region(c, s.a);
   add_region(c, s.y);

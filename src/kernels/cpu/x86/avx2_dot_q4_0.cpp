@@ -112,7 +112,6 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
       const __m256i a = load256(y.qs);
       const __m256i a_lo = _mm256_permute2x128_si256(a, a, 0x00);  // elements 0..15 twice
       const __m256i a_hi = _mm256_permute2x128_si256(a, a, 0x11);  // 16..31 twice
-      const __m256i total = NT == 1 && a8 != nullptr ? _mm256_set1_epi32(a8[i]) : a8_total(a);
 #if defined(FRUGAL_X86_VNNI)
       // VNNI: each int32 lane sums 8 products at once; two hadd_epi32 rounds
       // reach each row's 32 (the same exact integer).
@@ -121,6 +120,7 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
         pr[j] = dpbusd(dpbusd(_mm256_setzero_si256(), lo[j], a_lo), hi[j], a_hi);
       const __m256i h =  // [rows 0, 2, 4, 6 | 1, 3, 5, 7] int32
           _mm256_hadd_epi32(_mm256_hadd_epi32(pr[0], pr[1]), _mm256_hadd_epi32(pr[2], pr[3]));
+      const __m256i total = NT == 1 && a8 != nullptr ? _mm256_set1_epi32(a8[i]) : a8_total(a);
       const __m256i isum = _mm256_sub_epi32(h, total);
 #else
       __m256i pr[kLaneRows / 2];  // [pairs][rows 2j | 2j+1][8] int16, 4 products each
@@ -131,6 +131,7 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
       // [rows 0, 2, 4, 6 | 1, 3, 5, 7][2] int16 of 16 products each.
       const __m256i h =
           _mm256_hadd_epi16(_mm256_hadd_epi16(pr[0], pr[1]), _mm256_hadd_epi16(pr[2], pr[3]));
+      const __m256i total = NT == 1 && a8 != nullptr ? _mm256_set1_epi32(a8[i]) : a8_total(a);
       const __m256i isum = _mm256_sub_epi32(_mm256_madd_epi16(h, ones), total);
 #endif
       const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(y.d)));

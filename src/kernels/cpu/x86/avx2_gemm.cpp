@@ -35,7 +35,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ4_0;
@@ -54,6 +54,28 @@ static_assert(kLanes == 8);
 // 2 x 2 167, 3 x 2 178, 4 x 2 141 (spills); Q4_0 6 x 1 164, 3 x 2 167.
 constexpr int kQ4_0Rows = 3;
 constexpr int kQ4_KRows = 3;
+
+// Chunk sums of one block (Q4_0) or group (Q4_K) per token. AVX2 adds
+// maddubs' int16 pair sums (exact: at most 30720 over a block, above) and
+// widens them once; a VNNI build (avx2.h) accumulates int32 lanes directly
+// with vpdpbusd, which needs neither the int16 adds nor the widening. The
+// integers are the same either way.
+inline __m256i chunk_acc(__m256i s, __m256i w, __m256i a) {
+#if defined(FRUGAL_X86_VNNI)
+  return dpbusd(s, w, a);
+#else
+  return _mm256_add_epi16(s, _mm256_maddubs_epi16(w, a));
+#endif
+}
+
+// chunk_acc's sums as [8 tokens] int32.
+inline __m256i chunk_sums_i32(__m256i s) {
+#if defined(FRUGAL_X86_VNNI)
+  return s;
+#else
+  return sum_pairs_i16(s);
+#endif
+}
 
 // 4 consecutive codes (bytes) of a weight row, in all 8 lanes.
 inline __m256i bcast4(const uint8_t* p) {
@@ -142,9 +164,7 @@ void q8_0_pack(const void* act, uint64_t act_row_bytes, int64_t n, int nt, void*
     for (int64_t i = 0; i < nb; ++i) {
       scatter_codes(y[i].qs, kQK, p[i].qs, t);
       p[i].d[t] = half_to_float(y[i].d);
-      const __m256i ones = _mm256_set1_epi8(1);
-      const __m256i pairs = _mm256_maddubs_epi16(ones, load256(y[i].qs));
-      p[i].sum8[t] = 8 * hsum_i32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+      p[i].sum8[t] = 8 * hsum_i32(dot_u8(_mm256_set1_epi8(1), load256(y[i].qs)));
     }
   }
 }
@@ -164,7 +184,7 @@ void q4_0_micro(const uint8_t* u, uint64_t u_stride, const PanelQ8_0* p, int64_t
   for (int64_t i = 0; i < nb; ++i) {
     const PanelQ8_0* pq[P];
     for (int q = 0; q < P; ++q) pq[q] = p + q * nb + i;
-    __m256i s16[R][P];  // [R][P][8 tokens][2] int16 pair sums
+    __m256i s16[R][P];  // [R][P] chunk_acc sums ([8 tokens][2] int16, or [8] int32)
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < P; ++q) s16[r][q] = _mm256_setzero_si256();
 #pragma GCC unroll 2
@@ -173,16 +193,14 @@ void q4_0_micro(const uint8_t* u, uint64_t u_stride, const PanelQ8_0* p, int64_t
       for (int q = 0; q < P; ++q) a[q] = load256(pq[q]->qs[c]);
       for (int r = 0; r < R; ++r) {
         const __m256i w = bcast4(u + r * u_stride + i * kQK + 4 * c);
-        for (int q = 0; q < P; ++q)
-          s16[r][q] = _mm256_add_epi16(s16[r][q], _mm256_maddubs_epi16(w, a[q]));
+        for (int q = 0; q < P; ++q) s16[r][q] = chunk_acc(s16[r][q], w, a[q]);
       }
     }
     for (int q = 0; q < P; ++q) {
       const __m256i sum8 = load256(pq[q]->sum8);
       const __m256 da = _mm256_loadu_ps(pq[q]->d);
       for (int r = 0; r < R; ++r) {
-        const __m256i isum =
-            _mm256_sub_epi32(_mm256_madd_epi16(s16[r][q], _mm256_set1_epi16(1)), sum8);
+        const __m256i isum = _mm256_sub_epi32(chunk_sums_i32(s16[r][q]), sum8);
         const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(d[r][i]), da);
         acc[r][q] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r][q]);
       }
@@ -273,7 +291,7 @@ void q4_k_micro(const uint8_t* w, uint64_t u_stride, const PanelQ8_K* p, int64_t
     for (int r = 0; r < R; ++r)
       for (int q = 0; q < P; ++q) s32[r][q] = _mm256_setzero_si256();
     for (int g = 0; g < 8; ++g) {
-      __m256i s16[R][P];  // [R][P][8 tokens][2] int16 pair sums of group g
+      __m256i s16[R][P];  // [R][P] chunk_acc sums of group g
       for (int r = 0; r < R; ++r)
         for (int q = 0; q < P; ++q) s16[r][q] = _mm256_setzero_si256();
 #pragma GCC unroll 2
@@ -282,14 +300,20 @@ void q4_k_micro(const uint8_t* w, uint64_t u_stride, const PanelQ8_K* p, int64_t
         for (int q = 0; q < P; ++q) a[q] = load256(pq[q]->qs[8 * g + c]);
         for (int r = 0; r < R; ++r) {
           const __m256i wc = bcast4(u[r]->codes + 32 * g + 4 * c);
-          for (int q = 0; q < P; ++q)
-            s16[r][q] = _mm256_add_epi16(s16[r][q], _mm256_maddubs_epi16(wc, a[q]));
+          for (int q = 0; q < P; ++q) s16[r][q] = chunk_acc(s16[r][q], wc, a[q]);
         }
       }
       for (int r = 0; r < R; ++r) {
+#if defined(FRUGAL_X86_VNNI)
+        // [8 tokens] int32 P_g times the group scale (|P_g * sc| < 2^22).
+        const __m256i sc = _mm256_set1_epi32(u[r]->sc[g]);
+        for (int q = 0; q < P; ++q)
+          s32[r][q] = _mm256_add_epi32(s32[r][q], _mm256_mullo_epi32(s16[r][q], sc));
+#else
         const __m256i sc = _mm256_set1_epi16(u[r]->sc[g]);
         for (int q = 0; q < P; ++q)
           s32[r][q] = _mm256_add_epi32(s32[r][q], _mm256_madd_epi16(s16[r][q], sc));
+#endif
       }
     }
     for (int q = 0; q < P; ++q) {
@@ -386,6 +410,6 @@ const GemmKernel gemm_q4_0_q8_0 = {q8_0_panel_bytes, q8_0_pack, q4_0_unpacked_by
 const GemmKernel gemm_q4_k_q8_k = {q8_k_panel_bytes, q8_k_pack, q4_k_unpacked_bytes, q4_k_unpack,
                                    q4_k_run};
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__
