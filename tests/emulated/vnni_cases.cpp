@@ -41,23 +41,24 @@ using frugal::tensor::BlockQ8_K;
 
 // One kernel build's functions for the types the VNNI builds replace.
 struct Kernels {
-  VecDotFn dot[5];
-  VecDotTileFn tile[5];
-  VecDotBlockFn block[5];
-  const GemmKernel* gemm[5];  // null: the type has no GEMM
+  VecDotFn dot[7];
+  VecDotTileFn tile[7];
+  VecDotBlockFn block[7];
+  const GemmKernel* gemm[7];  // null: the type has no GEMM
 };
 
-#define FRUGAL_EMU_KERNELS(ns)                                                               \
-  Kernels {                                                                                  \
-    {ns::dot_q4_0_q8_0, ns::dot_q5_0_q8_0, ns::dot_q8_0_q8_0, ns::dot_q4_1_q8_1,             \
-     ns::dot_q4_k_q8_k},                                                                     \
-        {ns::tile_q4_0_q8_0, ns::tile_q5_0_q8_0, ns::tile_q8_0_q8_0, ns::tile_q4_1_q8_1,     \
-         ns::tile_q4_k_q8_k},                                                                \
-        {ns::block_q4_0_q8_0, ns::block_q5_0_q8_0, ns::block_q8_0_q8_0, ns::block_q4_1_q8_1, \
-         ns::block_q4_k_q8_k},                                                               \
-    {                                                                                        \
-      &ns::gemm_q4_0_q8_0, nullptr, &ns::gemm_q8_0_q8_0, nullptr, &ns::gemm_q4_k_q8_k        \
-    }                                                                                        \
+#define FRUGAL_EMU_KERNELS(ns)                                                                  \
+  Kernels {                                                                                     \
+    {ns::dot_q4_0_q8_0, ns::dot_q5_0_q8_0, ns::dot_q8_0_q8_0, ns::dot_q4_1_q8_1,                \
+     ns::dot_q4_k_q8_k, ns::dot_q5_k_q8_k, ns::dot_q6_k_q8_k},                                  \
+        {ns::tile_q4_0_q8_0, ns::tile_q5_0_q8_0, ns::tile_q8_0_q8_0, ns::tile_q4_1_q8_1,        \
+         ns::tile_q4_k_q8_k, ns::tile_q5_k_q8_k, ns::tile_q6_k_q8_k},                           \
+        {ns::block_q4_0_q8_0, ns::block_q5_0_q8_0, ns::block_q8_0_q8_0, ns::block_q4_1_q8_1,    \
+         ns::block_q4_k_q8_k, ns::block_q5_k_q8_k, ns::block_q6_k_q8_k},                        \
+    {                                                                                           \
+      &ns::gemm_q4_0_q8_0, nullptr, &ns::gemm_q8_0_q8_0, nullptr, &ns::gemm_q4_k_q8_k, nullptr, \
+          nullptr                                                                               \
+    }                                                                                           \
   }
 
 const Kernels kAvx2 = FRUGAL_EMU_KERNELS(avx2);
@@ -70,10 +71,14 @@ struct TypeInfo {
   int block_elems;
   int block_bytes;
   int act_block_bytes;  // Q8_0, Q8_1 or Q8_K activation block
+  int scale_offset;     // where the f16 scale d sits in a block
+  bool has_min;         // a second f16 (Q4_1's m, K-quants' dmin) right after d
 };
-constexpr TypeInfo kTypes[5] = {
-    {"q4_0", 32, 18, 34}, {"q5_0", 32, 22, 34},    {"q8_0", 32, 34, 34},
-    {"q4_1", 32, 20, 36}, {"q4_k", 256, 144, 292},
+constexpr TypeInfo kTypes[7] = {
+    {"q4_0", 32, 18, 34, 0, false},      {"q5_0", 32, 22, 34, 0, false},
+    {"q8_0", 32, 34, 34, 0, false},      {"q4_1", 32, 20, 36, 0, true},
+    {"q4_k", 256, 144, 292, 0, true},    {"q5_k", 256, 176, 292, 0, true},
+    {"q6_k", 256, 210, 292, 208, false},
 };
 static_assert(sizeof(BlockQ8_K) == 292);
 
@@ -135,8 +140,8 @@ void fill_weights(const TypeInfo& t, uint8_t* w, int64_t blocks, std::mt19937& r
     uint8_t* p = w + b * t.block_bytes;
     for (int i = 0; i < t.block_bytes; ++i) p[i] = static_cast<uint8_t>(rng());
     const uint16_t d = random_half(rng), m = random_half(rng);
-    std::memcpy(p, &d, 2);  // every type starts with its f16 scale
-    if (t.block_bytes == 20 || t.block_bytes == 144) std::memcpy(p + 2, &m, 2);  // Q4_1 m, dmin
+    std::memcpy(p + t.scale_offset, &d, 2);
+    if (t.has_min) std::memcpy(p + t.scale_offset + 2, &m, 2);
   }
 }
 
@@ -167,7 +172,7 @@ void fill_activations(const TypeInfo& t, uint8_t* a, int64_t blocks, std::mt1993
   }
 }
 
-// The case list: for each type, a dot, tiles of 1..4 tokens and blocks of
+// The case list: for each of the seven types, a dot, tiles of 1..4 tokens and blocks of
 // 19 rows (8-row kernels and the remainder) x 1..4 tokens; then each GEMM
 // (Q4_0, Q8_0, Q4_K) over 14 rows (the 3-row micro-kernel and a remainder
 // of 2) x 8 tokens (one panel) and x 13 (two), with 65 legacy blocks (Q8_0's
@@ -179,7 +184,7 @@ constexpr int kGemmTypes[3] = {0, 2, 4};
 constexpr int kGemmTokens[2] = {8, 13};
 
 int case_count() {
-  return 5 * kTypeCases + 3 * 2;
+  return 7 * kTypeCases + 3 * 2;
 }
 
 void add_region(EmuCase* c, const Buffer& b) {
@@ -208,7 +213,7 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
   g_state = State{};
   std::mt19937 rng(1234u + static_cast<uint32_t>(index));
   State& s = g_state;
-  if (index < 5 * kTypeCases) {
+  if (index < 7 * kTypeCases) {
     const int ti = index / kTypeCases, kind = index % kTypeCases;
     const TypeInfo& t = kTypes[ti];
     const int64_t n = 2 * 256;  // two K super-blocks, sixteen legacy blocks
@@ -254,7 +259,7 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
     return 0;
   }
   // A GEMM: pack the panels, unpack the rows, run.
-  const int gi = index - 5 * kTypeCases;
+  const int gi = index - 7 * kTypeCases;
   const int ti = kGemmTypes[gi / 2], nt = kGemmTokens[gi % 2];
   const TypeInfo& t = kTypes[ti];
   const int64_t n = t.block_elems == 256 ? 3 * 256 : 65 * 32;

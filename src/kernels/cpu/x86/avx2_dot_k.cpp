@@ -15,7 +15,7 @@
 #include "kernels/cpu/x86/avx2_common.h"
 #include "tensor/blocks.h"
 
-namespace frugal::kernels::avx2 {
+namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
 using tensor::BlockQ5_K;
@@ -63,7 +63,11 @@ void k4_family(const TileArgs& p, Codes codes) {
       const __m256i scale = pick_scales(scales16, g, g);
       for (int t = 0; t < NT; ++t) {
         const __m256i prod = _mm256_maddubs_epi16(q, load256(act_block(p, t, i)->qs + 32 * g));
+#if defined(FRUGAL_X86_VNNI)
+        sumi[t] = dpwssd(sumi[t], prod, scale);
+#else  // the expression as before VNNI builds: GCC schedules it as it did
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(prod, scale));
+#endif
       }
     }
     const float dw = half_to_float(x[i].d), dmin = half_to_float(x[i].dmin);
@@ -146,7 +150,11 @@ struct Q6_K {
           for (int t = 0; t < NT; ++t) {
             const __m256i prod =
                 _mm256_maddubs_epi16(u[r], load256(act_block(p, t, i)->qs + 32 * g));
+#if defined(FRUGAL_X86_VNNI)
+            sumi[t] = dpwssd(sumi[t], prod, scale);
+#else  // the expression as before VNNI builds: GCC schedules it as it did
             sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(prod, scale));
+#endif
           }
         }
       }
@@ -193,6 +201,6 @@ FRUGAL_AVX2_BLOCK(block_q5_k_q8_k, Q5_K)
 FRUGAL_AVX2_BLOCK(block_q6_k_q8_k, Q6_K)
 #undef FRUGAL_AVX2_BLOCK
 
-}  // namespace frugal::kernels::avx2
+}  // namespace frugal::kernels::FRUGAL_X86_NS
 
 #endif  // __AVX2__ && __FMA__ && __F16C__
