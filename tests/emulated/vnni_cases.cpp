@@ -208,6 +208,24 @@ uint64_t ptr(const void* p) {
   return reinterpret_cast<uint64_t>(p);
 }
 
+// Allocates and fills the case's weights (rows x n of type t), activations
+// (tokens rows) and output; returns the weight and activation row sizes.
+struct RowBytes {
+  uint64_t w, a;
+};
+RowBytes fill_case(const TypeInfo& t, int64_t n, int rows, int tokens, std::mt19937& rng) {
+  State& s = g_state;
+  const int64_t nb = n / t.block_elems;
+  const RowBytes bytes{static_cast<uint64_t>(nb) * t.block_bytes,
+                       static_cast<uint64_t>(nb) * t.act_block_bytes};
+  s.w = make_buffer(bytes.w * rows);
+  s.a = make_buffer(bytes.a * tokens);
+  s.y = make_buffer(sizeof(float) * rows * tokens);
+  fill_weights(t, s.w.data(), nb * rows, rng);
+  fill_activations(t, s.a.data(), nb * tokens, rng);
+  return bytes;
+}
+
 int prepare(int index, const Kernels& k, EmuCase* c) {
   std::memset(c, 0, sizeof(*c));
   g_state = State{};
@@ -217,14 +235,7 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
     const int ti = index / kTypeCases, kind = index % kTypeCases;
     const TypeInfo& t = kTypes[ti];
     const int64_t n = 2 * 256;  // two K super-blocks, sixteen legacy blocks
-    const int64_t nb = n / t.block_elems;
-    const uint64_t w_row = static_cast<uint64_t>(nb) * t.block_bytes;
-    const uint64_t a_row = static_cast<uint64_t>(nb) * t.act_block_bytes;
-    s.w = make_buffer(w_row * kRows);
-    s.a = make_buffer(a_row * kDotTile);
-    s.y = make_buffer(sizeof(float) * kRows * kDotTile);
-    fill_weights(t, s.w.data(), nb * kRows, rng);
-    fill_activations(t, s.a.data(), nb * kDotTile, rng);
+    const auto [w_row, a_row] = fill_case(t, n, kRows, kDotTile, rng);
     std::vector<float> y(kRows * kDotTile, 0.0f);
     if (kind == 0) {
       s.dot = true;
@@ -263,14 +274,7 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
   const int ti = kGemmTypes[gi / 2], nt = kGemmTokens[gi % 2];
   const TypeInfo& t = kTypes[ti];
   const int64_t n = t.block_elems == 256 ? 3 * 256 : 65 * 32;
-  const int64_t nb = n / t.block_elems;
-  const uint64_t w_row = static_cast<uint64_t>(nb) * t.block_bytes;
-  const uint64_t a_row = static_cast<uint64_t>(nb) * t.act_block_bytes;
-  s.w = make_buffer(w_row * kGemmRows);
-  s.a = make_buffer(a_row * nt);
-  s.y = make_buffer(sizeof(float) * kGemmRows * nt);
-  fill_weights(t, s.w.data(), nb * kGemmRows, rng);
-  fill_activations(t, s.a.data(), nb * nt, rng);
+  const auto [w_row, a_row] = fill_case(t, n, kGemmRows, nt, rng);
   const GemmKernel& g = *kAvx2.gemm[ti];
   const uint64_t panel = g.panel_bytes(n);
   const bool two_panels = nt > kGemmPanelTokens;
