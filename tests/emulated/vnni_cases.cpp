@@ -183,8 +183,17 @@ constexpr int kGemmRows = 14;
 constexpr int kGemmTypes[3] = {0, 2, 4};
 constexpr int kGemmTokens[2] = {8, 13};
 
+// Then decode (19 rows x 1 token) over long rows: Q4_0 at 1024 blocks (the
+// most whose activation sums its decode kernel keeps per call) and at 1056
+// (past it), Q4_K and Q6_K at 32 super-blocks.
+struct LongRow {
+  int type;
+  int64_t n;
+};
+constexpr LongRow kLongRows[4] = {{0, 1024 * 32}, {0, 1056 * 32}, {4, 32 * 256}, {6, 32 * 256}};
+
 int case_count() {
-  return 7 * kTypeCases + 3 * 2;
+  return 7 * kTypeCases + 3 * 2 + 4;
 }
 
 void add_region(EmuCase* c, const Buffer& b) {
@@ -231,10 +240,14 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
   g_state = State{};
   std::mt19937 rng(1234u + static_cast<uint32_t>(index));
   State& s = g_state;
-  if (index < 7 * kTypeCases) {
-    const int ti = index / kTypeCases, kind = index % kTypeCases;
+  const int first_long = 7 * kTypeCases + 3 * 2;
+  if (index < 7 * kTypeCases || index >= first_long) {
+    const bool long_row = index >= first_long;
+    const int ti = long_row ? kLongRows[index - first_long].type : index / kTypeCases;
+    const int kind = long_row ? 5 : index % kTypeCases;  // long rows: a block, one token
     const TypeInfo& t = kTypes[ti];
-    const int64_t n = 2 * 256;  // two K super-blocks, sixteen legacy blocks
+    // Two K super-blocks or sixteen legacy blocks, or a long row.
+    const int64_t n = long_row ? kLongRows[index - first_long].n : 2 * 256;
     const auto [w_row, a_row] = fill_case(t, n, kRows, kDotTile, rng);
     std::vector<float> y(kRows * kDotTile, 0.0f);
     if (kind == 0) {
@@ -257,7 +270,8 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
       c->calls[0] =
           make_call(reinterpret_cast<const void*>(k.block[ti]), false, ptr(s.w.data()), w_row,
                     kRows, ptr(s.a.data()), a_row, n, nt, ptr(s.y.data()), int64_t{kRows});
-      std::snprintf(c->name, sizeof(c->name), "%s block, %d rows x %d tokens", t.name, kRows, nt);
+      std::snprintf(c->name, sizeof(c->name), "%s block, %d rows x %d tokens, n = %lld", t.name,
+                    kRows, nt, static_cast<long long>(n));
     }
     if (!s.dot) {
       s.expected.resize(y.size() * sizeof(float));
