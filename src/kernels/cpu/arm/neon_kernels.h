@@ -8,9 +8,9 @@
 // Semantics are those of the cpu/ref twins: the same per-block integer sums
 // of codes times activation codes (exact in int32), then scaled in float;
 // only the float accumulation order differs (4 lanes per token). Every kernel
-// is a tile over NT = 1..kDotTile tokens that decodes each weight block into
-// registers once and keeps one accumulator set per token, so a token's bits
-// do not depend on NT: `dot` is the tile with NT = 1.
+// runs R weight rows x NT = 1..kDotTile tokens, decodes each weight block into
+// registers once and keeps one accumulator set per row and token, so a
+// token's bits do not depend on R or NT: `dot` is the kernel with R = NT = 1.
 //
 // Lane bounds: a lane's int32 sum is converted to float once per block (per
 // half block for Q6_K) while it is at most 2^24, so the conversion is exact:
@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/arm/neon_table.h"
 #include "kernels/cpu/dispatch.h"
 #include "tensor/blocks.h"
 
@@ -61,6 +62,20 @@ const B* act_row(const void* act, uint64_t stride, int t) {
   return reinterpret_cast<const B*>(static_cast<const uint8_t*>(act) + t * stride);
 }
 
+// Weight row r of a group of rows w_row_bytes apart, as blocks of type B.
+template <class B>
+const B* w_row(const uint8_t* w, uint64_t w_row_bytes, int r) {
+  return reinterpret_cast<const B*>(w + r * w_row_bytes);
+}
+
+// Every kernel below is K::run<NT, R>: R weight rows (w_row_bytes apart)
+// times NT activation rows, y[t * ys + r]. Row r's float operations are the
+// same, in the same order, for every R and NT (only its integer sums may be
+// formed in another order, which is exact), so dot (R = NT = 1), tile and
+// dot_block give a row the same bits. R > 1 shares each activation load
+// between rows and gives the FMA units independent chains: at NT = 1 a
+// single row's accumulator is one dependent chain per block.
+
 // ---- float weights x float activations -----------------------------------
 
 struct LoadF32 {
@@ -95,12 +110,16 @@ struct LoadBF16 {
   }
 };
 
+// Float rows stream 4-8x more bytes than the quantized ones and only serve
+// small tensors here, so there is no multi-row form (no dot_block).
 template <class L>
 struct FloatKernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* w = static_cast<const typename L::T*>(w_row);
+  template <int NT, int R>
+  static void run(const uint8_t* w_rows, uint64_t w_row_bytes, const void* act, uint64_t stride,
+                  int64_t n, float* y, int64_t ys) {
+    static_assert(R == 1, "float rows run one at a time");
+    (void)w_row_bytes;
+    const auto* w = reinterpret_cast<const typename L::T*>(w_rows);
     float32x4_t acc[NT][2];  // [token][lanes 0-3, 4-7]
     for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
     int64_t i = 0;
@@ -145,24 +164,36 @@ struct Q4_0Codes {
 
 template <class D, class C>
 struct LegacyKernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* x = static_cast<const typename C::Block*>(w_row);
-    float32x4_t acc[NT];  // [token]
-    for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
+  static constexpr int kRows = 4;  // rows per dot_block group: 4 x 4 accumulators at NT = 4
+  template <int NT, int R>
+  static void run(const uint8_t* w, uint64_t w_row_bytes, const void* act, uint64_t stride,
+                  int64_t n, float* y, int64_t ys) {
+    using Block = typename C::Block;
+    float32x4_t acc[R][NT];  // [row][token]
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) acc[r][t] = vdupq_n_f32(0.0f);
     for (int64_t i = 0; i < n / kQK; ++i) {
-      int8x16_t w[2];  // [elements 0..15, 16..31]
-      C::unpack(x[i], w);
-      const float dw = f16(x[i].d);
+      int8x16_t a[NT][2];  // [token][elements 0..15, 16..31]
+      float da[NT];        // [token] activation block scale
       for (int t = 0; t < NT; ++t) {
-        const BlockQ8_0& a = act_row<BlockQ8_0>(act, stride, t)[i];
-        const int32x4_t p =
-            D::dot(D::dot(vdupq_n_s32(0), w[0], vld1q_s8(a.qs)), w[1], vld1q_s8(a.qs + 16));
-        acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(p), dw * f16(a.d));
+        const BlockQ8_0& ab = act_row<BlockQ8_0>(act, stride, t)[i];
+        a[t][0] = vld1q_s8(ab.qs);
+        a[t][1] = vld1q_s8(ab.qs + 16);
+        da[t] = f16(ab.d);
+      }
+      for (int r = 0; r < R; ++r) {
+        const Block& b = w_row<Block>(w, w_row_bytes, r)[i];
+        int8x16_t c[2];  // [elements 0..15, 16..31]
+        C::unpack(b, c);
+        const float dw = f16(b.d);
+        for (int t = 0; t < NT; ++t) {
+          const int32x4_t p = D::dot(D::dot(vdupq_n_s32(0), c[0], a[t][0]), c[1], a[t][1]);
+          acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(p), dw * da[t]);
+        }
       }
     }
-    for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]);
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) y[t * ys + r] = vaddvq_f32(acc[r][t]);
   }
 };
 
@@ -176,178 +207,230 @@ inline int32_t k4_min_term(const BlockQ8_K& a, int16x8_t mins) {
   return vaddvq_s32(m);
 }
 
-// The shared part of Q4_K and Q5_K once a super-block's 256 codes are in
-// codes[16] (16 per register, sub-block s in codes[2s], codes[2s + 1]).
-template <class D, int NT>
-void k4_tokens(const uint8_t* packed_scales, uint16_t d16, uint16_t dmin16, const int8x16_t* codes,
-               const void* act, uint64_t stride, int64_t i, float32x4_t* acc, float* mins_acc) {
-  uint8_t sc[8], mn[8];
-  for (int j = 0; j < 8; ++j) tensor::k4_scale_min(j, packed_scales, &sc[j], &mn[j]);
-  const int16x8_t mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
-  const float d = f16(d16), dmin = f16(dmin16);
-  for (int t = 0; t < NT; ++t) {
-    const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, t)[i];
-    int32x4_t isum = vdupq_n_s32(0);
-    for (int s = 0; s < 8; ++s) {
-      const int32x4_t p = D::dot(D::dot(vdupq_n_s32(0), codes[2 * s], vld1q_s8(a.qs + 32 * s)),
-                                 codes[2 * s + 1], vld1q_s8(a.qs + 32 * s + 16));
-      isum = vmlaq_n_s32(isum, p, sc[s]);
-    }
-    acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum), d * a.d);
-    mins_acc[t] += (dmin * a.d) * static_cast<float>(k4_min_term(a, mins));
-  }
+// Q4_K and Q5_K differ only in how a super-block's codes are unpacked:
+// unpack_pair gives sub-blocks 2j (c[0], c[1]) and 2j + 1 (c[2], c[3]), 16
+// codes per register, which share the 32 bytes qs[32j .. 32j + 31].
+// The low 4 bits of sub-blocks 2j and 2j + 1 (Q4_K's codes; Q5_K's before
+// their fifth bit): low and high nibbles of the same 32 bytes.
+inline void k4_low_bits(const uint8_t* qs, int j, int8x16_t* c) {
+  const uint8x16_t q0 = vld1q_u8(qs + 32 * j), q1 = vld1q_u8(qs + 32 * j + 16);
+  c[0] = low_nibbles(q0);
+  c[1] = low_nibbles(q1);
+  c[2] = high_nibbles(q0);
+  c[3] = high_nibbles(q1);
 }
 
-// Q4_K and Q5_K differ only in how a super-block's 256 codes are unpacked
-// into codes[16] (sub-block s in codes[2s], codes[2s + 1]).
 struct Q4_KCodes {
   using Block = BlockQ4_K;
-  static void unpack(const Block& b, int8x16_t* codes) {
-    for (int j = 0; j < 4; ++j) {  // 32 bytes hold sub-blocks 2j (low) and 2j+1 (high)
-      const uint8x16_t q0 = vld1q_u8(b.qs + 32 * j), q1 = vld1q_u8(b.qs + 32 * j + 16);
-      codes[4 * j + 0] = low_nibbles(q0);
-      codes[4 * j + 1] = low_nibbles(q1);
-      codes[4 * j + 2] = high_nibbles(q0);
-      codes[4 * j + 3] = high_nibbles(q1);
-    }
-  }
+  static void unpack_pair(const Block& b, int j, int8x16_t* c) { k4_low_bits(b.qs, j, c); }
 };
 
 struct Q5_KCodes {
   using Block = BlockQ5_K;
-  static void unpack(const Block& b, int8x16_t* codes) {
+  static void unpack_pair(const Block& b, int j, int8x16_t* c) {
     // The low 4 bits as Q4_K's; the high bit of element 64j + l (sub-block
     // 2j) is bit 2j of qh[l], of 64j + 32 + l (sub-block 2j+1) bit 2j+1;
     // l = 0..31 over two registers.
     const uint8x16_t h[2] = {vld1q_u8(b.qh), vld1q_u8(b.qh + 16)};
     const uint8x16_t bit4 = vdupq_n_u8(0x10);
-    for (int j = 0; j < 4; ++j) {
-      const uint8x16_t q0 = vld1q_u8(b.qs + 32 * j), q1 = vld1q_u8(b.qs + 32 * j + 16);
-      const int8x16_t low4[4] = {low_nibbles(q0), low_nibbles(q1), high_nibbles(q0),
-                                 high_nibbles(q1)};
-      for (int k = 0; k < 4; ++k) {
-        const uint8x16_t mask = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j + k / 2)));
-        const uint8x16_t high = vandq_u8(vtstq_u8(h[k % 2], mask), bit4);
-        codes[4 * j + k] = vorrq_s8(low4[k], vreinterpretq_s8_u8(high));
-      }
+    k4_low_bits(b.qs, j, c);
+    for (int k = 0; k < 4; ++k) {
+      const uint8x16_t mask = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j + k / 2)));
+      const uint8x16_t high = vandq_u8(vtstq_u8(h[k % 2], mask), bit4);
+      c[k] = vorrq_s8(c[k], vreinterpretq_s8_u8(high));
     }
   }
 };
 
 template <class D, class C>
 struct K4Kernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* x = static_cast<const typename C::Block*>(w_row);
-    float32x4_t acc[NT];  // [token]
-    float mins_acc[NT];   // [token] the dmin * min terms, subtracted at the end
-    for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f), mins_acc[t] = 0.0f;
+  static constexpr int kRows = 2;  // 2 rows x 4 registers of codes per sub-block pair
+  template <int NT, int R>
+  static void run(const uint8_t* w, uint64_t w_row_bytes, const void* act, uint64_t stride,
+                  int64_t n, float* y, int64_t ys) {
+    using Block = typename C::Block;
+    float32x4_t acc[R][NT];  // [row][token]
+    float mins_acc[R][NT];   // [row][token] the dmin * min terms, subtracted at the end
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) acc[r][t] = vdupq_n_f32(0.0f), mins_acc[r][t] = 0.0f;
     for (int64_t i = 0; i < n / kQKK; ++i) {
-      int8x16_t codes[16];  // [sub-block 0..7][2 x 16 elements]
-      C::unpack(x[i], codes);
-      k4_tokens<D, NT>(x[i].scales, x[i].d, x[i].dmin, codes, act, stride, i, acc, mins_acc);
-    }
-    for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]) - mins_acc[t];
-  }
-};
-
-template <class D>
-struct Q6_KKernel {
-  template <int NT>
-  static void run(const void* w_row, const void* act, uint64_t stride, int64_t n, float* y,
-                  int64_t ys) {
-    const auto* x = static_cast<const BlockQ6_K*>(w_row);
-    const uint8x16_t m4 = vdupq_n_u8(0x0F), m2 = vdupq_n_u8(0x03);
-    const int8x16_t bias = vdupq_n_s8(32);
-    float32x4_t acc[NT];  // [token]
-    for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n / kQKK; ++i) {
-      const float d = f16(x[i].d);
-      for (int half = 0; half < 2; ++half) {
-        // 128 elements: low 4 bits from ql[64], high 2 bits from qh[32].
-        const uint8_t* ql = x[i].ql + 64 * half;
-        const uint8_t* qh = x[i].qh + 32 * half;
-        const uint8x16_t l0 = vld1q_u8(ql), l1 = vld1q_u8(ql + 16), l2 = vld1q_u8(ql + 32),
-                         l3 = vld1q_u8(ql + 48);
-        const uint8x16_t h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
-        auto code = [&](uint8x16_t low4, uint8x16_t high2) {
-          return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low4, vshlq_n_u8(high2, 4))), bias);
-        };
-        int8x16_t c[8];  // [chunk of 16 elements]
-        c[0] = code(vandq_u8(l0, m4), vandq_u8(h0, m2));
-        c[1] = code(vandq_u8(l1, m4), vandq_u8(h1, m2));
-        c[2] = code(vandq_u8(l2, m4), vandq_u8(vshrq_n_u8(h0, 2), m2));
-        c[3] = code(vandq_u8(l3, m4), vandq_u8(vshrq_n_u8(h1, 2), m2));
-        c[4] = code(vshrq_n_u8(l0, 4), vandq_u8(vshrq_n_u8(h0, 4), m2));
-        c[5] = code(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(h1, 4), m2));
-        c[6] = code(vshrq_n_u8(l2, 4), vshrq_n_u8(h0, 6));
-        c[7] = code(vshrq_n_u8(l3, 4), vshrq_n_u8(h1, 6));
-        const int8_t* sc = x[i].scales + 8 * half;
+      const Block* b[R];      // [row] super-block i
+      uint8_t sc[R][8];       // [row][sub-block] 6-bit scales
+      int16x8_t mins[R];      // [row] 8 6-bit mins
+      int32x4_t isum[R][NT];  // [row][token] sum over sub-blocks of scale * code products
+      for (int r = 0; r < R; ++r) {
+        b[r] = &w_row<Block>(w, w_row_bytes, r)[i];
+        uint8_t mn[8];
+        for (int s = 0; s < 8; ++s) tensor::k4_scale_min(s, b[r]->scales, &sc[r][s], &mn[s]);
+        mins[r] = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
+        for (int t = 0; t < NT; ++t) isum[r][t] = vdupq_n_s32(0);
+      }
+      for (int j = 0; j < 4; ++j) {
+        int8x16_t c[R][4];  // [row][sub-block 2j: 0-1, 2j + 1: 2-3]
+        for (int r = 0; r < R; ++r) C::unpack_pair(*b[r], j, c[r]);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* aq = act_row<BlockQ8_K>(act, stride, t)[i].qs + 64 * j;
+          const int8x16_t a0 = vld1q_s8(aq), a1 = vld1q_s8(aq + 16), a2 = vld1q_s8(aq + 32),
+                          a3 = vld1q_s8(aq + 48);
+          for (int r = 0; r < R; ++r) {
+            const int32x4_t p0 = D::dot(D::dot(vdupq_n_s32(0), c[r][0], a0), c[r][1], a1);
+            const int32x4_t p1 = D::dot(D::dot(vdupq_n_s32(0), c[r][2], a2), c[r][3], a3);
+            isum[r][t] =
+                vmlaq_n_s32(vmlaq_n_s32(isum[r][t], p0, sc[r][2 * j]), p1, sc[r][2 * j + 1]);
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const float d = f16(b[r]->d), dmin = f16(b[r]->dmin);
         for (int t = 0; t < NT; ++t) {
           const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, t)[i];
-          const int8_t* aq = a.qs + 128 * half;
-          int32x4_t isum = vdupq_n_s32(0);
-          for (int k = 0; k < 8; ++k) {
-            isum = vmlaq_n_s32(isum, D::dot(vdupq_n_s32(0), c[k], vld1q_s8(aq + 16 * k)), sc[k]);
-          }
-          acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum), d * a.d);
+          acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(isum[r][t]), d * a.d);
+          mins_acc[r][t] += (dmin * a.d) * static_cast<float>(k4_min_term(a, mins[r]));
         }
       }
     }
-    for (int t = 0; t < NT; ++t) y[t * ys] = vaddvq_f32(acc[t]);
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) y[t * ys + r] = vaddvq_f32(acc[r][t]) - mins_acc[r][t];
+  }
+};
+
+// The 128 codes of half `half` of a Q6_K super-block, minus 32, in c[8]
+// (16 elements each, in order): low 4 bits from ql[64], high 2 from qh[32].
+inline void q6_k_codes(const BlockQ6_K& b, int half, int8x16_t* c) {
+  const uint8x16_t m4 = vdupq_n_u8(0x0F), m2 = vdupq_n_u8(0x03);
+  const int8x16_t bias = vdupq_n_s8(32);
+  const uint8_t* ql = b.ql + 64 * half;
+  const uint8_t* qh = b.qh + 32 * half;
+  const uint8x16_t l0 = vld1q_u8(ql), l1 = vld1q_u8(ql + 16), l2 = vld1q_u8(ql + 32),
+                   l3 = vld1q_u8(ql + 48);
+  const uint8x16_t h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
+  auto code = [&](uint8x16_t low4, uint8x16_t high2) {
+    return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low4, vshlq_n_u8(high2, 4))), bias);
+  };
+  c[0] = code(vandq_u8(l0, m4), vandq_u8(h0, m2));
+  c[1] = code(vandq_u8(l1, m4), vandq_u8(h1, m2));
+  c[2] = code(vandq_u8(l2, m4), vandq_u8(vshrq_n_u8(h0, 2), m2));
+  c[3] = code(vandq_u8(l3, m4), vandq_u8(vshrq_n_u8(h1, 2), m2));
+  c[4] = code(vshrq_n_u8(l0, 4), vandq_u8(vshrq_n_u8(h0, 4), m2));
+  c[5] = code(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(h1, 4), m2));
+  c[6] = code(vshrq_n_u8(l2, 4), vshrq_n_u8(h0, 6));
+  c[7] = code(vshrq_n_u8(l3, 4), vshrq_n_u8(h1, 6));
+}
+
+template <class D>
+struct Q6_KKernel {
+  static constexpr int kRows = 2;  // 2 rows x 8 registers of codes per half
+  template <int NT, int R>
+  static void run(const uint8_t* w, uint64_t w_row_bytes, const void* act, uint64_t stride,
+                  int64_t n, float* y, int64_t ys) {
+    float32x4_t acc[R][NT];  // [row][token]
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) acc[r][t] = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      for (int half = 0; half < 2; ++half) {
+        int8x16_t c[R][8];  // [row][chunk of 16 elements]
+        for (int r = 0; r < R; ++r) q6_k_codes(w_row<BlockQ6_K>(w, w_row_bytes, r)[i], half, c[r]);
+        for (int t = 0; t < NT; ++t) {
+          const BlockQ8_K& a = act_row<BlockQ8_K>(act, stride, t)[i];
+          const int8_t* aq = a.qs + 128 * half;
+          int32x4_t isum[R];  // [row]
+          for (int r = 0; r < R; ++r) isum[r] = vdupq_n_s32(0);
+          for (int k = 0; k < 8; ++k) {
+            const int8x16_t ak = vld1q_s8(aq + 16 * k);
+            for (int r = 0; r < R; ++r) {
+              const int8_t* sc = w_row<BlockQ6_K>(w, w_row_bytes, r)[i].scales + 8 * half;
+              isum[r] = vmlaq_n_s32(isum[r], D::dot(vdupq_n_s32(0), c[r][k], ak), sc[k]);
+            }
+          }
+          for (int r = 0; r < R; ++r) {
+            const float d = f16(w_row<BlockQ6_K>(w, w_row_bytes, r)[i].d);
+            acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(isum[r]), d * a.d);
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < NT; ++t) y[t * ys + r] = vaddvq_f32(acc[r][t]);
   }
 };
 
 // ---- table entries ----------------------------------------------------------
 
-template <class K>
-void tile(const void* w, const void* act, uint64_t stride, int64_t n, int nt, float* y,
-          int64_t ys) {
+// R rows of `w` times nt (1..kDotTile) tokens.
+template <class K, int R>
+void rows_times_tokens(const uint8_t* w, uint64_t w_row_bytes, const void* act, uint64_t stride,
+                       int64_t n, int nt, float* y, int64_t ys) {
   switch (nt) {
     case 1:
-      K::template run<1>(w, act, stride, n, y, ys);
+      K::template run<1, R>(w, w_row_bytes, act, stride, n, y, ys);
       break;
     case 2:
-      K::template run<2>(w, act, stride, n, y, ys);
+      K::template run<2, R>(w, w_row_bytes, act, stride, n, y, ys);
       break;
     case 3:
-      K::template run<3>(w, act, stride, n, y, ys);
+      K::template run<3, R>(w, w_row_bytes, act, stride, n, y, ys);
       break;
     default:
-      K::template run<4>(w, act, stride, n, y, ys);
+      K::template run<4, R>(w, w_row_bytes, act, stride, n, y, ys);
       break;
   }
 }
 
 template <class K>
+void tile(const void* w, const void* act, uint64_t stride, int64_t n, int nt, float* y,
+          int64_t ys) {
+  rows_times_tokens<K, 1>(static_cast<const uint8_t*>(w), 0, act, stride, n, nt, y, ys);
+}
+
+template <class K>
 float dot(const void* w, const void* act, int64_t n) {
   float y = 0.0f;
-  K::template run<1>(w, act, 0, n, &y, 1);
+  K::template run<1, 1>(static_cast<const uint8_t*>(w), 0, act, 0, n, &y, 1);
   return y;
 }
 
-// Puts the kernels above into `t` (a copy of the reference table): dot and
-// tile per type; activation quantizers, attention and SwiGLU stay the
-// reference ones, and no dot_block or GEMM (matmul then tiles rows x tokens).
+// n_rows rows in groups of K::kRows, the rest one at a time.
+template <class K>
+void block(const void* w, uint64_t w_row_bytes, int n_rows, const void* act, uint64_t stride,
+           int64_t n, int nt, float* y, int64_t ys) {
+  const auto* rows = static_cast<const uint8_t*>(w);
+  int r = 0;
+  for (; r + K::kRows <= n_rows; r += K::kRows) {
+    rows_times_tokens<K, K::kRows>(rows + r * w_row_bytes, w_row_bytes, act, stride, n, nt, y + r,
+                                   ys);
+  }
+  for (; r < n_rows; ++r)
+    rows_times_tokens<K, 1>(rows + r * w_row_bytes, w_row_bytes, act, stride, n, nt, y + r, ys);
+}
+
+// Puts the kernels above into `t` (a copy of the reference table): dot,
+// tile and, for the quantized types, dot_block (matmul then runs groups of
+// rows, at decode a thread's whole share in one call); the NEON activation
+// quantizers (neon_quantize.cpp). Attention and SwiGLU stay the reference
+// ones, and there is no GEMM: prefill runs dot_block over tiles of tokens.
 template <class D>
 void fill(KernelTable& t) {
   using gguf::GgmlType;
-  auto set = [&t](GgmlType w, VecDotFn d, VecDotTileFn tl) {
+  auto set = [&t](GgmlType w, VecDotFn d, VecDotTileFn tl, VecDotBlockFn bl) {
     DotKernel& k = t.by_type[static_cast<uint32_t>(w)];
     k.dot = d;
     k.dot_tile = tl;
-    k.dot_block = nullptr;
+    k.dot_block = bl;
     k.gemm = nullptr;
   };
-  set(GgmlType::F32, dot<FloatKernel<LoadF32>>, tile<FloatKernel<LoadF32>>);
-  set(GgmlType::F16, dot<FloatKernel<LoadF16>>, tile<FloatKernel<LoadF16>>);
-  set(GgmlType::BF16, dot<FloatKernel<LoadBF16>>, tile<FloatKernel<LoadBF16>>);
-  set(GgmlType::Q4_0, dot<LegacyKernel<D, Q4_0Codes>>, tile<LegacyKernel<D, Q4_0Codes>>);
-  set(GgmlType::Q8_0, dot<LegacyKernel<D, Q8_0Codes>>, tile<LegacyKernel<D, Q8_0Codes>>);
-  set(GgmlType::Q4_K, dot<K4Kernel<D, Q4_KCodes>>, tile<K4Kernel<D, Q4_KCodes>>);
-  set(GgmlType::Q5_K, dot<K4Kernel<D, Q5_KCodes>>, tile<K4Kernel<D, Q5_KCodes>>);
-  set(GgmlType::Q6_K, dot<Q6_KKernel<D>>, tile<Q6_KKernel<D>>);
+  set(GgmlType::F32, dot<FloatKernel<LoadF32>>, tile<FloatKernel<LoadF32>>, nullptr);
+  set(GgmlType::F16, dot<FloatKernel<LoadF16>>, tile<FloatKernel<LoadF16>>, nullptr);
+  set(GgmlType::BF16, dot<FloatKernel<LoadBF16>>, tile<FloatKernel<LoadBF16>>, nullptr);
+  using Q4_0 = LegacyKernel<D, Q4_0Codes>;
+  using Q8_0 = LegacyKernel<D, Q8_0Codes>;
+  using Q4_K = K4Kernel<D, Q4_KCodes>;
+  using Q5_K = K4Kernel<D, Q5_KCodes>;
+  set(GgmlType::Q4_0, dot<Q4_0>, tile<Q4_0>, block<Q4_0>);
+  set(GgmlType::Q8_0, dot<Q8_0>, tile<Q8_0>, block<Q8_0>);
+  set(GgmlType::Q4_K, dot<Q4_K>, tile<Q4_K>, block<Q4_K>);
+  set(GgmlType::Q5_K, dot<Q5_K>, tile<Q5_K>, block<Q5_K>);
+  set(GgmlType::Q6_K, dot<Q6_KKernel<D>>, tile<Q6_KKernel<D>>, block<Q6_KKernel<D>>);
+  fill_quantizers(t);
 }
 
 }  // namespace

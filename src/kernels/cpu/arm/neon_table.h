@@ -24,4 +24,8 @@ KernelTable make_dotprod_table(const KernelTable& ref);
 void fill_baseline(KernelTable& t);
 void fill_dotprod(KernelTable& t);
 
+// neon_quantize.cpp: the activation quantizers (Q8_0, Q8_1, Q8_K) of both
+// tables, byte for byte the reference ones.
+void fill_quantizers(KernelTable& t);
+
 }  // namespace frugal::kernels::neon
