@@ -10,7 +10,14 @@ the two VNNI builds), and prints llvm-mca's instructions and cycles per
 iteration. A model's estimate, not a measurement (bench/RESULTS.md,
 session 18).
 
+With --arm, the same for the AArch64 SDOT kernels (neon_kernels.h through
+neon_dotprod.cpp, aarch64-linux-gnu-g++): one block of one row (R = 1, the
+single-row dot) against one block of a dot_block row group (R = kRows), at
+decode (one token). Only the first copy of a region is kept (the compiler
+inlines R = 1 in several places).
+
   bench/mca_loops.py [--cpu icelake-server] [--cxx g++]
+  bench/mca_loops.py --arm [--cpu apple-m1]
 """
 import argparse
 import os
@@ -53,6 +60,71 @@ LOOPS = [
 ]
 
 
+ARM_SRC = os.path.join(ROOT, "src", "kernels", "cpu", "arm")
+ARM_BUILDS = {"R = 1": 1, "R = kRows": 0}  # 0: the kernel's own kRows
+ARM_LOOPS = [
+    ("Q4_0 decode, a block (kRows = 4)", "LegacyKernel", "Q4_0Codes", 4,
+     "    for (int64_t i = 0; i < n / kQK; ++i) {\n      int8x16_t a[NT][2];",
+     "    }\n    for (int r = 0; r < R; ++r)\n"
+     "      for (int t = 0; t < NT; ++t) y[t * ys + r] = vaddvq_f32(acc[r][t]);\n"),
+    ("Q4_K decode, a super-block (kRows = 2)", "K4Kernel", "Q4_KCodes", 2,
+     "    for (int64_t i = 0; i < n / kQKK; ++i) {\n      const Block* b[R];",
+     "    }\n    for (int r = 0; r < R; ++r)\n"
+     "      for (int t = 0; t < NT; ++t) y[t * ys + r] = vaddvq_f32(acc[r][t]) - mins_acc[r][t];"),
+]
+
+
+def first_region(asm):
+    """The lines of the first LLVM-MCA region only (llvm-mca rejects some of
+    GCC's AArch64 directives elsewhere in the file)."""
+    lines, keep = [], False
+    for line in asm.split("\n"):
+        if "LLVM-MCA-BEGIN" in line:
+            keep = True
+        if keep:
+            lines.append(line)
+        if keep and "LLVM-MCA-END" in line:
+            break
+    return "\n".join(lines) + "\n"
+
+
+def arm_main(args):
+    cxx = "aarch64-linux-gnu-g++"
+    cpu = args.cpu if args.cpu != "icelake-server" else "apple-m1"
+    print(f"llvm-mca -mcpu={cpu}: instructions / cycles per row per loop iteration, one token")
+    print("| loop | " + " | ".join(ARM_BUILDS) + " |")
+    print("|---|" + "---|" * len(ARM_BUILDS))
+    with tempfile.TemporaryDirectory() as tmp:
+        hdr_dir = os.path.join(tmp, "kernels", "cpu", "arm")
+        os.makedirs(hdr_dir)
+        drv = os.path.join(tmp, "neon_dotprod.cpp")  # its "" include finds the copy first
+        with open(drv, "w") as f:
+            f.write("#include <type_traits>\n" + open(os.path.join(ARM_SRC, "neon_dotprod.cpp")).read())
+        for label, kernel, codes, rows, begin, end in ARM_LOOPS:
+            cond = f"NT == 1 && R == MCA_R && std::is_same_v<C, {codes}>"
+            with open(os.path.join(hdr_dir, "neon_kernels.h"), "w") as f:
+                f.write(marked_source(os.path.join(ARM_SRC, "neon_kernels.h"), begin, end, cond, []))
+            cells = []
+            for name, r in ARM_BUILDS.items():
+                r = r or rows
+                asm = os.path.join(tmp, "k.s")
+                subprocess.run([cxx, f"-I{tmp}", f"-I{os.path.join(ROOT, 'src')}", "-O3", "-DNDEBUG",
+                                "-std=c++20", "-march=armv8.2-a+dotprod", f"-DMCA_R={r}", "-S", drv,
+                                "-o", asm], check=True)
+                region = os.path.join(tmp, "region.s")
+                with open(region, "w") as f:
+                    f.write(first_region(open(asm).read()))
+                out = subprocess.run(["llvm-mca", "-mtriple=aarch64", f"-mcpu={cpu}",
+                                      "-mattr=+dotprod", region], check=True, capture_output=True,
+                                     text=True).stdout
+                it = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
+                ins = int(re.search(r"Instructions:\s+(\d+)", out).group(1))
+                cyc = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+                cells.append(f"{ins / it / r:.1f} / {cyc / it / r:.2f}")
+            print(f"| {label} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def marked_source(path, begin_after, end_before, cond, replaces):
     s = open(path).read()
     for old, new in replaces:
@@ -73,7 +145,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cpu", default="icelake-server", help="llvm-mca -mcpu (default icelake-server)")
     ap.add_argument("--cxx", default="g++")
+    ap.add_argument("--arm", action="store_true", help="the AArch64 SDOT kernels (default cpu apple-m1)")
     args = ap.parse_args()
+    if args.arm:
+        return arm_main(args)
     base = [args.cxx, f"-I{os.path.join(ROOT, 'src')}", "-O3", "-DNDEBUG", "-std=c++20",
             "-mavx2", "-mfma", "-mf16c", "-S"]
     print(f"llvm-mca -mcpu={args.cpu}: instructions / cycles per loop iteration")
