@@ -74,6 +74,15 @@ ARM_LOOPS = [
 ]
 
 
+def mca(args):
+    """llvm-mca's instructions and cycles per iteration of the marked region."""
+    out = subprocess.run(["llvm-mca"] + args, check=True, capture_output=True, text=True).stdout
+    it = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
+    ins = int(re.search(r"Instructions:\s+(\d+)", out).group(1))
+    cyc = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    return ins / it, cyc / it
+
+
 def first_region(asm):
     """The lines of the first LLVM-MCA region only (llvm-mca rejects some of
     GCC's AArch64 directives elsewhere in the file)."""
@@ -114,13 +123,8 @@ def arm_main(args):
                 region = os.path.join(tmp, "region.s")
                 with open(region, "w") as f:
                     f.write(first_region(open(asm).read()))
-                out = subprocess.run(["llvm-mca", "-mtriple=aarch64", f"-mcpu={cpu}",
-                                      "-mattr=+dotprod", region], check=True, capture_output=True,
-                                     text=True).stdout
-                it = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
-                ins = int(re.search(r"Instructions:\s+(\d+)", out).group(1))
-                cyc = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
-                cells.append(f"{ins / it / r:.1f} / {cyc / it / r:.2f}")
+                ins, cyc = mca(["-mtriple=aarch64", f"-mcpu={cpu}", "-mattr=+dotprod", region])
+                cells.append(f"{ins / r:.1f} / {cyc / r:.2f}")
             print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
 
@@ -165,12 +169,8 @@ def main():
                 subprocess.run(base + flags + [src, "-o", asm], check=True)
                 if open(asm).read().count("LLVM-MCA-BEGIN") != 1:
                     raise SystemExit(f"{file} ({name}): the compiler duplicated the region")
-                out = subprocess.run(["llvm-mca", f"-mcpu={args.cpu}", asm], check=True,
-                                     capture_output=True, text=True).stdout
-                it = int(re.search(r"Iterations:\s+(\d+)", out).group(1))
-                ins = int(re.search(r"Instructions:\s+(\d+)", out).group(1))
-                cyc = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
-                cells.append(f"{ins / it:.0f} / {cyc / it:.1f}")
+                ins, cyc = mca([f"-mcpu={args.cpu}", asm])
+                cells.append(f"{ins:.0f} / {cyc:.1f}")
             print(f"| {label} | " + " | ".join(cells) + " |")
     return 0
 

@@ -5,6 +5,9 @@
 // (FCVTNS: nearest, ties to even, as the reference's nearbyint and
 // nearest_int), the same scalar scale arithmetic. Max and integer sums do not
 // depend on order, so they use across-lane reductions. Baseline Armv8-A.
+// The row loops mirror x86/avx2_quantize.cpp's on purpose: only one of the
+// two folders is compiled in a build, and a shared header of inline code
+// would put one ISA's compiled copy where the other's flags were meant.
 #include <arm_neon.h>
 
 #include <cmath>
