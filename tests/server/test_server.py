@@ -347,8 +347,19 @@ def test_metrics_are_off_unless_asked_for(chatml):
 
 
 def test_wall_time_cap_ends_a_request_with_length(start_server):
+    # The cap must fall well inside a full 3500-token answer, whose length in
+    # time depends on the machine and the build (the tiny model can write it
+    # in under 0.3 s on a fast core, and takes seconds under the sanitizers):
+    # time one uncapped answer first and cap at a quarter of it, at most 0.3 s.
+    free = start_server("--chat-template", "chatml", "-c", "4096")
+    t0 = time.time()
+    full = client(free).chat.completions.create(
+        model="x", messages=user(), max_tokens=3500, extra_body={"ignore_eos": True})
+    full_s = time.time() - t0
+    assert full.usage.completion_tokens == 3500
+    cap = min(0.3, full_s / 4)
     capped = start_server("--chat-template", "chatml", "-c", "4096", "--max-request-seconds",
-                          "0.3")
+                          f"{cap:.4f}")
     t0 = time.time()
     r = client(capped).chat.completions.create(
         model="x", messages=user(), max_tokens=3500, extra_body={"ignore_eos": True})
