@@ -27,21 +27,37 @@ struct TileArgs {
   uint64_t w_stride = 0;
 };
 
+// Software prefetch of weight bytes a decode kernel will read soon, into L2
+// (PREFETCHT1), not L1 (T0). Each T0 prefetch of a line still in DRAM holds
+// one of the core's few L1 miss buffers until the line arrives, the same
+// buffers the kernel's own loads wait for; a T1 prefetch is tracked by L2
+// alone, and the later L1 miss costs an L2 hit, which the out-of-order core
+// hides. Measured on the session-20 host (Sapphire-Rapids-class KVM guest, 2
+// threads, weights from DRAM, cold matmul of 1.2 GB of copies of one matrix
+// in turn, T = 1): Q4_K 1536x8960 15.6 -> 20.1 GB/s, 1536x151936 16.1 ->
+// 20.3; Q4_0 22.3-24.1 -> 25.0-25.9; Q6_K 22.0-22.5 -> 23.8-24.8; Q8_0
+// 25.0-26.4 -> 27.1-28.3 (every shape of the three tried improved). Both
+// AMD and Intel fill L2 for T1 (AMD's T1/T2 are its "L2" hints).
+inline void prefetch_l2(const void* p) {
+  _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T1);
+}
+
 // Decode streams each weight row from memory once, and the hardware
 // prefetchers alone left the row-at-a-time K-quant kernels waiting on it:
 // cold_bench-style runs (T = 1, weights from DRAM) of Q6_K 8960 x 1536 read
 // 13.9 GB/s on one Zen 3 core, 16.2 / 18.4 / 18.6 with this 1 / 2 / 4 KiB
-// ahead, and on two cores 26.1 -> 31.0 (the bandwidth probe: 33.4). A kernel
+// ahead, and on two cores 26.1 -> 31.0 (the bandwidth probe: 33.4; those
+// with T0 prefetches, before prefetch_l2). A kernel
 // calls prefetch_stream(p) once per block of at most 256 bytes it starts
 // reading at p: the four lines from p + kStreamAheadBytes cover the block's
 // bytes that far ahead (past the row's end: the next row, read next).
 constexpr int64_t kStreamAheadBytes = 4096;
 inline void prefetch_stream(const void* p) {
   const char* a = static_cast<const char*>(p) + kStreamAheadBytes;
-  _mm_prefetch(a, _MM_HINT_T0);
-  _mm_prefetch(a + 64, _MM_HINT_T0);
-  _mm_prefetch(a + 128, _MM_HINT_T0);
-  _mm_prefetch(a + 192, _MM_HINT_T0);
+  prefetch_l2(a);
+  prefetch_l2(a + 64);
+  prefetch_l2(a + 128);
+  prefetch_l2(a + 192);
 }
 
 // Calls Kernel::run<NT> with NT = nt (1..4), so each tile size is its own

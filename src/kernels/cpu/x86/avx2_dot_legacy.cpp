@@ -74,8 +74,7 @@ void q8_0_partner(const TileArgs& p, Decode decode) {
       // same pace: R * sizeof(Block) bytes per block.
       const char* next =
           reinterpret_cast<const char*>(p.w + R * p.w_stride + i * R * sizeof(Block));
-      for (size_t off = 0; off < R * sizeof(Block); off += 64)
-        _mm_prefetch(next + off, _MM_HINT_T0);
+      for (size_t off = 0; off < R * sizeof(Block); off += 64) prefetch_l2(next + off);
     }
     __m256i ya[NT];  // [NT][32] int8 activation codes
     __m256i yb[NT];  // [NT][8] int32: kBias * sums of 4 codes (unsigned form)

@@ -90,7 +90,7 @@ void rows8(const TileArgs& p, const int32_t* a8 = nullptr) {
       const char* next = reinterpret_cast<const char*>(p.w + kLaneRows * p.w_stride) +
                          i * kLaneRows * sizeof(BlockQ4_0);
       for (size_t off = 0; off < kLaneRows * sizeof(BlockQ4_0); off += 64) {
-        _mm_prefetch(next + off, _MM_HINT_T0);
+        prefetch_l2(next + off);
       }
     }
     __m256i lo[kLaneRows / 2], hi[kLaneRows / 2];  // [pairs][rows 2j | 2j+1][16] codes

@@ -243,8 +243,7 @@ void rows8_decode(const TileArgs& p) {
   for (int64_t i = 0; i < nb; ++i) {
     const char* next = reinterpret_cast<const char*>(p.w + kLaneRows * p.w_stride) +
                        i * kLaneRows * sizeof(BlockQ4_K);
-    for (size_t off = 0; off < kLaneRows * sizeof(BlockQ4_K); off += 64)
-      _mm_prefetch(next + off, _MM_HINT_T0);
+    for (size_t off = 0; off < kLaneRows * sizeof(BlockQ4_K); off += 64) prefetch_l2(next + off);
     const BlockQ8_K& y = ya[i];
     const __m256i bsums = load256(y.bsums);
     __m256i s[kLaneRows], m[kLaneRows];  // [8 rows][8] S and M lanes
