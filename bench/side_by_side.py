@@ -7,7 +7,8 @@
 llama.cpp is llama-cpp-python (llama_cpp.Llama). The script runs under a Python that
 has it: the current one, else ~/.cache/frugal/pyref (the project's reference venv),
 else ~/.cache/frugal/bench-venv, created on first use with `pip install
-llama-cpp-python numpy gguf` from PyPI. It re-executes itself there.
+llama-cpp-python==0.3.36 numpy gguf` from PyPI (llama.cpp built for this CPU, AMX
+left out: see AMX_OFF). It re-executes itself there.
 
 Method (one round per repetition, engines alternating so load swings hit both):
   frugal     `frugal bench MODEL -p P -n N -r 1 -t T -d 0[,D] -o json --no-warmup`
@@ -37,6 +38,14 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 CACHE = pathlib.Path.home() / ".cache" / "frugal"
+# llama.cpp's native build uses Intel AMX wherever the CPU has it, and that path
+# crashes (SIGSEGV in ggml_backend_amx_mul_mat, llama.cpp issue #20824) on the
+# Sapphire-Rapids-class KVM guest of session 20 on its first matmul, with our
+# random-weight files. Building without AMX gives llama.cpp's AVX-512 VNNI
+# kernels, the fastest of its paths that run there. GCC keeps explicit -mno-*
+# flags over what -march=native implies, whatever their order. Harmless on CPUs
+# without AMX. tools/setup_pyref.sh builds the reference venv the same way.
+AMX_OFF = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 
 
 def ensure_llama_python():
@@ -54,8 +63,10 @@ def ensure_llama_python():
         py = venv / "bin" / "python"
         if not py.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(py), "-m", "pip", "install", "llama-cpp-python", "numpy", "gguf"],
-                           check=True)
+            env = dict(os.environ, CMAKE_ARGS=f"-DCMAKE_C_FLAGS='{AMX_OFF}' "
+                                              f"-DCMAKE_CXX_FLAGS='{AMX_OFF}'")
+            subprocess.run([str(py), "-m", "pip", "install", "llama-cpp-python==0.3.36", "numpy",
+                            "gguf"], check=True, env=env)
     os.environ["FRUGAL_BENCH_REEXEC"] = "1"
     os.execv(str(py), [str(py), *sys.argv])
 

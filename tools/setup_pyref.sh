@@ -10,6 +10,11 @@ set -euo pipefail
 venv="${FRUGAL_PYREF:-$HOME/.cache/frugal/pyref}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
+# llama.cpp without Intel AMX: its AMX matmul crashes on the AMX host of
+# session 20 (llama.cpp issue #20824; bench/side_by_side.py, AMX_OFF). GCC keeps
+# these -mno-* over -march=native's choices; harmless without AMX.
+amx_off="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+export CMAKE_ARGS="-DCMAKE_C_FLAGS='$amx_off' -DCMAKE_CXX_FLAGS='$amx_off'"
 # torch: transformers' float32 reference forward passes (PyPI's wheel, CUDA
 # libs unused); matplotlib: tools/plot_train.py.
 "$venv/bin/pip" install -q \
