@@ -31,7 +31,8 @@ SRC = os.path.join(ROOT, "src", "kernels", "cpu", "x86")
 
 BUILDS = {
     "avx2": [],
-    "avx512-vnni": ["-DFRUGAL_X86_NS=avx512vnni", "-mavx512f", "-mavx512vl", "-mavx512vnni",
+    "avx512-vnni": ["-DFRUGAL_X86_NS=avx512vnni", "-mavx512f", "-mavx512bw", "-mavx512vl",
+                    "-mavx512vnni",
                     "-mprefer-vector-width=256"],
     "avx-vnni": ["-DFRUGAL_X86_NS=avxvnni", "-mavxvnni"],
 }

@@ -29,10 +29,10 @@ CpuFeatures detect_cpu_features() {
   if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return f;
   const unsigned max_subleaf = eax;
   f.avx2 = (ebx >> 5) & 1u;
-  // AVX512F (EBX bit 16), AVX512VL (EBX 31), AVX512_VNNI (ECX 11); XCR0 bits
-  // 5-7: opmask, upper halves of ZMM0-15, ZMM16-31.
-  f.avx512_vnni =
-      ((ebx >> 16) & 1u) && ((ebx >> 31) & 1u) && ((ecx >> 11) & 1u) && (xcr0_lo & 0xE0u) == 0xE0u;
+  // AVX512F (EBX bit 16), AVX512BW (EBX 30), AVX512VL (EBX 31), AVX512_VNNI
+  // (ECX 11); XCR0 bits 5-7: opmask, upper halves of ZMM0-15, ZMM16-31.
+  f.avx512_vnni = ((ebx >> 16) & 1u) && ((ebx >> 30) & 1u) && ((ebx >> 31) & 1u) &&
+                  ((ecx >> 11) & 1u) && (xcr0_lo & 0xE0u) == 0xE0u;
   // AVX-VNNI: leaf 7 subleaf 1, EAX bit 4.
   if (max_subleaf >= 1 && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0)
     f.avx_vnni = (eax >> 4) & 1u;

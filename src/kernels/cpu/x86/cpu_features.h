@@ -12,7 +12,9 @@ struct CpuFeatures {
   bool fma = false;
   bool f16c = false;
   // 256-bit VPDPBUSD / VPDPWSSD: EVEX-encoded (AVX512F + VL + VNNI, the OS
-  // saving opmask and ZMM state) or VEX-encoded (AVX-VNNI).
+  // saving opmask and ZMM state) or VEX-encoded (AVX-VNNI). avx512_vnni also
+  // requires AVX512BW (byte and word ops on ZMM), which the avx512-vnni
+  // build's 512-bit decode kernels use; every CPU with AVX512-VNNI has it.
   bool avx512_vnni = false;
   bool avx_vnni = false;
 };
