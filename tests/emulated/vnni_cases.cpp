@@ -47,18 +47,18 @@ struct Kernels {
   const GemmKernel* gemm[7];  // null: the type has no GEMM
 };
 
-#define FRUGAL_EMU_KERNELS(ns)                                                                  \
-  Kernels {                                                                                     \
-    {ns::dot_q4_0_q8_0, ns::dot_q5_0_q8_0, ns::dot_q8_0_q8_0, ns::dot_q4_1_q8_1,                \
-     ns::dot_q4_k_q8_k, ns::dot_q5_k_q8_k, ns::dot_q6_k_q8_k},                                  \
-        {ns::tile_q4_0_q8_0, ns::tile_q5_0_q8_0, ns::tile_q8_0_q8_0, ns::tile_q4_1_q8_1,        \
-         ns::tile_q4_k_q8_k, ns::tile_q5_k_q8_k, ns::tile_q6_k_q8_k},                           \
-        {ns::block_q4_0_q8_0, ns::block_q5_0_q8_0, ns::block_q8_0_q8_0, ns::block_q4_1_q8_1,    \
-         ns::block_q4_k_q8_k, ns::block_q5_k_q8_k, ns::block_q6_k_q8_k},                        \
-    {                                                                                           \
-      &ns::gemm_q4_0_q8_0, nullptr, &ns::gemm_q8_0_q8_0, nullptr, &ns::gemm_q4_k_q8_k, nullptr, \
-          nullptr                                                                               \
-    }                                                                                           \
+#define FRUGAL_EMU_KERNELS(ns)                                                                     \
+  Kernels {                                                                                        \
+    {ns::dot_q4_0_q8_0, ns::dot_q5_0_q8_0, ns::dot_q8_0_q8_0, ns::dot_q4_1_q8_1,                   \
+     ns::dot_q4_k_q8_k, ns::dot_q5_k_q8_k, ns::dot_q6_k_q8_k},                                     \
+        {ns::tile_q4_0_q8_0, ns::tile_q5_0_q8_0, ns::tile_q8_0_q8_0, ns::tile_q4_1_q8_1,           \
+         ns::tile_q4_k_q8_k, ns::tile_q5_k_q8_k, ns::tile_q6_k_q8_k},                              \
+        {ns::block_q4_0_q8_0, ns::block_q5_0_q8_0, ns::block_q8_0_q8_0, ns::block_q4_1_q8_1,       \
+         ns::block_q4_k_q8_k, ns::block_q5_k_q8_k, ns::block_q6_k_q8_k},                           \
+    {                                                                                              \
+      &ns::gemm_q4_0_q8_0, &ns::gemm_q5_0_q8_0, &ns::gemm_q8_0_q8_0, nullptr, &ns::gemm_q4_k_q8_k, \
+          nullptr, nullptr                                                                         \
+    }                                                                                              \
   }
 
 const Kernels kAvx2 = FRUGAL_EMU_KERNELS(avx2);
@@ -174,13 +174,13 @@ void fill_activations(const TypeInfo& t, uint8_t* a, int64_t blocks, std::mt1993
 
 // The case list: for each of the seven types, a dot, tiles of 1..4 tokens and blocks of
 // 19 rows (8-row kernels and the remainder) x 1..4 tokens; then each GEMM
-// (Q4_0, Q8_0, Q4_K) over 14 rows (the 3-row micro-kernel and a remainder
+// (Q4_0, Q5_0, Q8_0, Q4_K) over 14 rows (the 3-row micro-kernel and a remainder
 // of 2) x 8 tokens (one panel) and x 13 (two), with 65 legacy blocks (Q8_0's
 // two chunks of 64) or 3 super-blocks per row.
 constexpr int kTypeCases = 9;
 constexpr int kRows = 19;
 constexpr int kGemmRows = 14;
-constexpr int kGemmTypes[3] = {0, 2, 4};
+constexpr int kGemmTypes[4] = {0, 1, 2, 4};
 constexpr int kGemmTokens[2] = {8, 13};
 
 // Then decode (19 rows x 1 token) over long rows: Q4_0 at 1024 blocks (the
@@ -193,7 +193,7 @@ struct LongRow {
 constexpr LongRow kLongRows[4] = {{0, 1024 * 32}, {0, 1056 * 32}, {4, 32 * 256}, {6, 32 * 256}};
 
 int case_count() {
-  return 7 * kTypeCases + 3 * 2 + 4;
+  return 7 * kTypeCases + 4 * 2 + 4;
 }
 
 void add_region(EmuCase* c, const Buffer& b) {
@@ -240,7 +240,7 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
   g_state = State{};
   std::mt19937 rng(1234u + static_cast<uint32_t>(index));
   State& s = g_state;
-  const int first_long = 7 * kTypeCases + 3 * 2;
+  const int first_long = 7 * kTypeCases + 4 * 2;
   if (index < 7 * kTypeCases || index >= first_long) {
     const bool long_row = index >= first_long;
     const int ti = long_row ? kLongRows[index - first_long].type : index / kTypeCases;

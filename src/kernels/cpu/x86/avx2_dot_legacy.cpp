@@ -21,28 +21,6 @@ using tensor::BlockQ8_0;
 using tensor::BlockQ8_1;
 using tensor::kQK;
 
-// 16 bytes of nibbles -> 32 bytes: element j (low nibble of byte j) in byte j,
-// element j + 16 (high nibble) in byte j + 16.
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-  return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-}
-
-// Bit j of the 32 bits at p -> byte j is 0x10 when set, 0 otherwise.
-inline __m256i fifth_bits(const uint8_t* p) {
-  uint32_t bits;
-  std::memcpy(&bits, p, 4);
-  // Byte j takes byte j / 8 of `bits` (each 128-bit lane holds all 4 bytes).
-  const __m256i spread =
-      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
-                          _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
-                                             0x0202020202020202, 0x0303030303030303));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
 // Shared loop for the Q8_0 partners, R weight rows x NT tokens per pass.
 // Decode gives the block's codes: signed (kBias = 0) or unsigned u standing
 // for u - kBias (kBias = 8 or 16). maddubs wants one unsigned operand, so

@@ -44,14 +44,6 @@ const BlockQ8_0* act_blocks(const TileArgs& p, int t) {
   return reinterpret_cast<const BlockQ8_0*>(p.a + t * p.stride);
 }
 
-// 16 bytes of nibbles -> [32] codes 0..15: element j (low nibble of byte j)
-// in byte j, element j + 16 (high nibble) in byte j + 16.
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-  return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-}
-
 // 8 * the sum of a block's 32 activation codes, in every lane.
 inline __m256i a8_total(__m256i a) {
   const __m256i l = dot_u8(_mm256_set1_epi8(1), a);

@@ -1,4 +1,4 @@
-// AVX2 prefill GEMM for Q8_0 weights x Q8_0 activations, in the float order
+// AVX2 prefill GEMM for Q8_0 (and Q5_0) weights x Q8_0 activations, in the float order
 // of dot_q8_0_q8_0 (and of llama.cpp's Q8_0 vec_dot and tinyBLAS): per
 // (row, token) 8 float lanes, lane l adding (d_w * d_a) * float(s_l) for
 // every block in order, s_l the exact int32 sum of the block's products
@@ -21,6 +21,12 @@
 // Zen 3 core (matmul_bench at T = 128) 82 GFLOP/s against 61 for the
 // dot_block tiles; the bound is issue, not memory: a broadcast load or an
 // extra multiply per (row, token, block) costs 3-10 %.
+// Q5_0's dot (avx2_dot_legacy.cpp) has the same lanes and float steps, its
+// codes being u - 16 in place of q, so Q5_0 rows unpack into the same form
+// and run the same loop (gemm_q5_0_q8_0): each result has dot_q5_0_q8_0's
+// bits. Q5_0 is most of the weights of Qwen's own "Q4_K_M" files for the
+// small models (rows of 896 are no multiple of 256: qwen2.5-coder-0.5b holds
+// 61.6 % Q5_0), whose prefill ran Q5_0 through the dot_block tiles.
 // Built only where CMakeLists.txt gives this file -mavx2 -mfma -mf16c (x86-64).
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
@@ -34,6 +40,7 @@
 namespace frugal::kernels::FRUGAL_X86_NS {
 namespace {
 
+using tensor::BlockQ5_0;
 using tensor::BlockQ8_0;
 using tensor::kQK;
 
@@ -78,22 +85,37 @@ uint64_t unpacked_row_bytes(int64_t n) {
   return static_cast<uint64_t>(n / kQK) * (sizeof(RowBlock) + sizeof(float));
 }
 
-void unpack(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* dst) {
+// Rows of Block -> RowBlocks and scales; codes(block) gives its [32] signed
+// codes in element order.
+template <class Block, class Codes>
+void unpack_rows(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* dst, Codes codes) {
   const int64_t nb = n / kQK;
   for (int r = 0; r < nr; ++r) {
     const auto* x =
-        reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
+        reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r * w_row_bytes);
     auto* u = reinterpret_cast<RowBlock*>(static_cast<uint8_t*>(dst) +
                                           r * unpacked_row_bytes(n));  // [nb]
     float* d = reinterpret_cast<float*>(u + nb);                       // [nb]
     for (int64_t i = 0; i < nb; ++i) {
-      const __m256i q = load256(x[i].qs);
+      const __m256i q = codes(x[i]);
       // |-128| wraps to 0x80, which maddubs reads as the unsigned 128.
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(u[i].abs_q), _mm256_sign_epi8(q, q));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(u[i].q), q);
       d[i] = half_to_float(x[i].d);
     }
   }
+}
+
+void unpack_q8_0(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* dst) {
+  unpack_rows<BlockQ8_0>(w, w_row_bytes, nr, n, dst,
+                         [](const BlockQ8_0& b) { return load256(b.qs); });
+}
+
+void unpack_q5_0(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* dst) {
+  unpack_rows<BlockQ5_0>(w, w_row_bytes, nr, n, dst, [](const BlockQ5_0& b) {
+    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh)),
+                           _mm256_set1_epi8(16));  // u - 16 in [-16, 15]
+  });
 }
 
 // Lane k (0..3) of v's first 128-bit half, in all 8 lanes, when both
@@ -217,7 +239,8 @@ void run(const void* unpacked, int nr, const void* panel, int64_t n, int nt, flo
 
 }  // namespace
 
-const GemmKernel gemm_q8_0_q8_0 = {panel_bytes, pack, unpacked_row_bytes, unpack, run};
+const GemmKernel gemm_q8_0_q8_0 = {panel_bytes, pack, unpacked_row_bytes, unpack_q8_0, run};
+const GemmKernel gemm_q5_0_q8_0 = {panel_bytes, pack, unpacked_row_bytes, unpack_q5_0, run};
 
 }  // namespace frugal::kernels::FRUGAL_X86_NS
 

@@ -47,6 +47,7 @@ KernelTable make_avx2_table(const KernelTable& ref) {
   t.by_type[static_cast<uint32_t>(GgmlType::Q4_0)].gemm = &avx2::gemm_q4_0_q8_0;
   t.by_type[static_cast<uint32_t>(GgmlType::Q4_K)].gemm = &avx2::gemm_q4_k_q8_k;
   t.by_type[static_cast<uint32_t>(GgmlType::Q8_0)].gemm = &avx2::gemm_q8_0_q8_0;
+  t.by_type[static_cast<uint32_t>(GgmlType::Q5_0)].gemm = &avx2::gemm_q5_0_q8_0;
   // Q5_1, Q2_K, Q3_K: reference dots, AVX2 activation quantizers (same bytes).
   t.by_type[static_cast<uint32_t>(GgmlType::Q5_1)].quantize_act = avx2::quantize_row_q8_1;
   t.by_type[static_cast<uint32_t>(GgmlType::Q2_K)].quantize_act = avx2::quantize_row_q8_k;

@@ -29,7 +29,7 @@ struct VnniKernels {
   VecDotFn dot_q4_0, dot_q5_0, dot_q8_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k;
   VecDotTileFn tile_q4_0, tile_q5_0, tile_q8_0, tile_q4_1, tile_q4_k, tile_q5_k, tile_q6_k;
   VecDotBlockFn block_q4_0, block_q5_0, block_q8_0, block_q4_1, block_q4_k, block_q5_k, block_q6_k;
-  const GemmKernel *gemm_q4_0, *gemm_q4_k, *gemm_q8_0;
+  const GemmKernel *gemm_q4_0, *gemm_q4_k, *gemm_q8_0, *gemm_q5_0;
 };
 
 #define FRUGAL_VNNI_KERNELS(ns, name)                                                       \
@@ -39,7 +39,8 @@ struct VnniKernels {
         ns::tile_q5_0_q8_0, ns::tile_q8_0_q8_0, ns::tile_q4_1_q8_1, ns::tile_q4_k_q8_k,     \
         ns::tile_q5_k_q8_k, ns::tile_q6_k_q8_k, ns::block_q4_0_q8_0, ns::block_q5_0_q8_0,   \
         ns::block_q8_0_q8_0, ns::block_q4_1_q8_1, ns::block_q4_k_q8_k, ns::block_q5_k_q8_k, \
-        ns::block_q6_k_q8_k, &ns::gemm_q4_0_q8_0, &ns::gemm_q4_k_q8_k, &ns::gemm_q8_0_q8_0  \
+        ns::block_q6_k_q8_k, &ns::gemm_q4_0_q8_0, &ns::gemm_q4_k_q8_k, &ns::gemm_q8_0_q8_0, \
+        &ns::gemm_q5_0_q8_0                                                                 \
   }
 
 KernelTable make_table(const KernelTable& avx2, const VnniKernels& k) {
@@ -61,6 +62,7 @@ KernelTable make_table(const KernelTable& avx2, const VnniKernels& k) {
   t.by_type[static_cast<uint32_t>(GgmlType::Q4_0)].gemm = k.gemm_q4_0;
   t.by_type[static_cast<uint32_t>(GgmlType::Q4_K)].gemm = k.gemm_q4_k;
   t.by_type[static_cast<uint32_t>(GgmlType::Q8_0)].gemm = k.gemm_q8_0;
+  t.by_type[static_cast<uint32_t>(GgmlType::Q5_0)].gemm = k.gemm_q5_0;
   return t;
 }
 
