@@ -118,21 +118,6 @@ void unpack_q5_0(const void* w, uint64_t w_row_bytes, int nr, int64_t n, void* d
   });
 }
 
-// Lane k (0..3) of v's first 128-bit half, in all 8 lanes, when both
-// halves hold the same 4 values.
-inline __m256 broadcast_lane(__m256 v, int k) {
-  switch (k) {
-    case 0:
-      return _mm256_permute_ps(v, 0x00);
-    case 1:
-      return _mm256_permute_ps(v, 0x55);
-    case 2:
-      return _mm256_permute_ps(v, 0xAA);
-    default:
-      return _mm256_permute_ps(v, 0xFF);
-  }
-}
-
 // One unpacked row (w: [nb] blocks, dw: [nb] scales) x the 8 tokens of
 // the panel p, blocks [i0, i1): acc ([8 tokens][8 lanes]) holds the sums of
 // the blocks before i0 and gets those up to i1. Stopping and resuming keeps
@@ -176,6 +161,21 @@ void row_panel(const RowBlock* w, const float* dw, const PanelBlock* p, int64_t 
   for (int j = 0; j < kLanes / 2; ++j) _mm512_storeu_ps(acc_mem + 2 * kLanes * j, acc[j]);
 }
 #else
+// Lane k (0..3) of v's first 128-bit half, in all 8 lanes, when both
+// halves hold the same 4 values.
+inline __m256 broadcast_lane(__m256 v, int k) {
+  switch (k) {
+    case 0:
+      return _mm256_permute_ps(v, 0x00);
+    case 1:
+      return _mm256_permute_ps(v, 0x55);
+    case 2:
+      return _mm256_permute_ps(v, 0xAA);
+    default:
+      return _mm256_permute_ps(v, 0xFF);
+  }
+}
+
 void row_panel(const RowBlock* w, const float* dw, const PanelBlock* p, int64_t i0, int64_t i1,
                float* acc_mem) {
   __m256 acc[kLanes];  // [8 tokens][8 lanes]
