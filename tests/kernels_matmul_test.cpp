@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/packed_q4_k.h"
 #include "tensor/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/quant.h"
@@ -238,6 +239,96 @@ TEST(Matmul, CheckWeightRejectsBadViews) {
   EXPECT_FALSE(check_weight(w).ok());
   w = WeightView{GgmlType::Q8_0, buf.data(), 64, 2, 68};
   EXPECT_TRUE(check_weight(w).ok());
+}
+
+// The 16-row Q4_K layout (packed_q4_k.h) is a bijection of the file's bytes:
+// unpacking a packed weight gives them back, row groups and single rows.
+TEST(PackedQ4K, UnpackGivesTheFileBytes) {
+  std::mt19937 rng(21);
+  const int64_t n_in = 768, n_out = 48, nb = n_in / 256;
+  const uint64_t rb = *gguf::row_size(GgmlType::Q4_K, n_in);
+  const auto wb = random_weights(GgmlType::Q4_K, n_in, n_out, rng);
+  const WeightView w{GgmlType::Q4_K, wb.data(), n_in, n_out, rb};
+  std::vector<uint8_t> packed(wb.size()), back(wb.size()), row(rb);
+  auto pw = pack_weight(w, WeightLayout::kQ4K_x16, packed.data());
+  ASSERT_TRUE(pw.ok()) << pw.error().message;
+  EXPECT_EQ(pw->layout, WeightLayout::kQ4K_x16);
+  EXPECT_NE(0, std::memcmp(packed.data(), wb.data(), wb.size()));  // it did reorder
+  for (int64_t o = 0; o < n_out; o += kQ4KPackRows) {
+    unpack_q4_k_x16(packed.data() + o * rb, nb, back.data() + o * rb, rb);
+    for (int r = 0; r < kQ4KPackRows; ++r) {
+      unpack_row_q4_k_x16(packed.data() + o * rb, nb, r, row.data());
+      ASSERT_EQ(0, std::memcmp(row.data(), wb.data() + (o + r) * rb, rb)) << o + r;
+    }
+  }
+  EXPECT_EQ(0, std::memcmp(back.data(), wb.data(), wb.size()));
+}
+
+// A packed weight gives the bits of the plain one through every table (the
+// packed decode kernel where the table has one, else rows unpacked for the
+// plain kernels), at decode, in dot_block tiles and through the GEMM, alone
+// and among other weights, on 1..3 threads; get_row too.
+TEST(PackedQ4K, MatmulGivesThePlainBits) {
+  std::mt19937 rng(23);
+  const int64_t n_in = 768, n_out = 80;
+  const uint64_t rb = *gguf::row_size(GgmlType::Q4_K, n_in);
+  const auto wb = random_weights(GgmlType::Q4_K, n_in, n_out, rng);
+  const auto qb = random_weights(GgmlType::Q6_K, n_in, 24, rng);
+  const WeightView plain{GgmlType::Q4_K, wb.data(), n_in, n_out, rb};
+  const WeightView other{GgmlType::Q6_K, qb.data(), n_in, 24,
+                         *gguf::row_size(GgmlType::Q6_K, n_in)};
+  std::vector<uint8_t> packed_bytes(wb.size());
+  auto pw = pack_weight(plain, WeightLayout::kQ4K_x16, packed_bytes.data());
+  ASSERT_TRUE(pw.ok()) << pw.error().message;
+  const WeightView packed = *pw;
+  ASSERT_TRUE(check_weight(packed).ok());
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const KernelTable* table : available_kernels()) {
+    for (int64_t n_tok : {1, 3, 9, 17}) {
+      std::vector<float> x(n_tok * n_in);  // [T, n_in]
+      for (auto& v : x) v = nd(rng);
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<float> want(n_tok * n_out), got(n_tok * n_out, -1.0f);
+        matmul_with(*table, plain, x.data(), want.data(), n_tok, pool);
+        matmul_with(*table, packed, x.data(), got.data(), n_tok, pool);
+        ASSERT_EQ(0, std::memcmp(want.data(), got.data(), got.size() * 4))
+            << table->isa << " T=" << n_tok << " threads=" << threads;
+        std::vector<float> many(n_tok * n_out, -1.0f), other_y(n_tok * other.n_out);
+        const MatmulOut outs[] = {{&other, other_y.data()}, {&packed, many.data()}};
+        matmul_many_with(*table, outs, x.data(), n_tok, pool);
+        ASSERT_EQ(0, std::memcmp(want.data(), many.data(), many.size() * 4))
+            << table->isa << " matmul_many T=" << n_tok << " threads=" << threads;
+      }
+    }
+  }
+  std::vector<float> a(n_in), b(n_in);
+  for (int64_t o : {0, 15, 16, 47, 79}) {
+    get_row(plain, o, a.data());
+    get_row(packed, o, b.data());
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << o;
+  }
+}
+
+TEST(PackedQ4K, RejectsWeightsThatDoNotTile) {
+  std::mt19937 rng(25);
+  std::vector<uint8_t> dst(1 << 16);
+  const auto q4k = random_weights(GgmlType::Q4_K, 256, 20, rng);
+  const WeightView rows20{GgmlType::Q4_K, q4k.data(), 256, 20, 144};
+  EXPECT_FALSE(pack_weight(rows20, WeightLayout::kQ4K_x16, dst.data()).ok());  // 20 % 16
+  EXPECT_EQ(preferred_layout(rows20), WeightLayout::kRows);
+  const auto q80 = random_weights(GgmlType::Q8_0, 256, 16, rng);
+  const WeightView q8{GgmlType::Q8_0, q80.data(), 256, 16, 272};
+  EXPECT_FALSE(pack_weight(q8, WeightLayout::kQ4K_x16, dst.data()).ok());
+  EXPECT_EQ(preferred_layout(q8), WeightLayout::kRows);
+  WeightView claimed = q8;
+  claimed.layout = WeightLayout::kQ4K_x16;
+  EXPECT_FALSE(check_weight(claimed).ok());
+  // Packing twice is a caller's mistake, not a new layout.
+  auto once = pack_weight(WeightView{GgmlType::Q4_K, q4k.data(), 256, 16, 144},
+                          WeightLayout::kQ4K_x16, dst.data());
+  ASSERT_TRUE(once.ok());
+  EXPECT_FALSE(pack_weight(*once, WeightLayout::kQ4K_x16, dst.data() + 4096).ok());
 }
 
 }  // namespace

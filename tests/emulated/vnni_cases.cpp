@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/packed_q4_k.h"
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/cpu_features.h"
 #include "tensor/blocks.h"
@@ -192,8 +193,14 @@ struct LongRow {
 };
 constexpr LongRow kLongRows[4] = {{0, 1024 * 32}, {0, 1056 * 32}, {4, 32 * 256}, {6, 32 * 256}};
 
+// Last, Q4_K decode over 32 rows packed in 16-row tiles (packed_q4_k.h) x 3
+// super-blocks against the AVX2 kernel on the plain rows: the avx512-vnni
+// build's packed kernel; the avx-vnni build has none and runs its plain
+// 32-row block kernel instead.
+constexpr int kPackedRows = 32;
+
 int case_count() {
-  return 7 * kTypeCases + 4 * 2 + 4;
+  return 7 * kTypeCases + 4 * 2 + 4 + 1;
 }
 
 void add_region(EmuCase* c, const Buffer& b) {
@@ -241,6 +248,33 @@ int prepare(int index, const Kernels& k, EmuCase* c) {
   std::mt19937 rng(1234u + static_cast<uint32_t>(index));
   State& s = g_state;
   const int first_long = 7 * kTypeCases + 4 * 2;
+  if (index == case_count() - 1) {
+    const TypeInfo& t = kTypes[4];
+    const int64_t n = 3 * 256;
+    const auto [w_row, a_row] = fill_case(t, n, kPackedRows, 1, rng);
+    std::vector<float> y(kPackedRows, 0.0f);
+    kAvx2.block[4](s.w.data(), w_row, kPackedRows, s.a.data(), a_row, n, 1, y.data(), kPackedRows);
+    s.expected.resize(y.size() * sizeof(float));
+    std::memcpy(s.expected.data(), y.data(), s.expected.size());
+    const bool packed = &k == &kAvx512Vnni;
+    if (packed) {
+      s.unpacked = make_buffer(w_row * kPackedRows);  // the packed tiles
+      for (int r = 0; r < kPackedRows; r += kQ4KPackRows)
+        pack_q4_k_x16(s.w.data() + r * w_row, w_row, n / 256, s.unpacked.data() + r * w_row);
+    }
+    const Buffer& w = packed ? s.unpacked : s.w;
+    c->calls[0] = make_call(
+        reinterpret_cast<const void*>(packed ? avx512vnni::block_q4_k_x16_q8_k : k.block[4]), false,
+        ptr(w.data()), w_row, kPackedRows, ptr(s.a.data()), a_row, n, 1, ptr(s.y.data()),
+        int64_t{kPackedRows});
+    c->ncalls = 1;
+    std::snprintf(c->name, sizeof(c->name), "Q4_K %s decode, %d rows, n = %lld",
+                  packed ? "packed" : "plain", kPackedRows, static_cast<long long>(n));
+    add_region(c, w);
+    add_region(c, s.a);
+    add_region(c, s.y);
+    return 0;
+  }
   if (index < 7 * kTypeCases || index >= first_long) {
     const bool long_row = index >= first_long;
     const int ti = long_row ? kLongRows[index - first_long].type : index / kTypeCases;

@@ -71,6 +71,11 @@ struct DotKernel {
   VecDotTileFn dot_tile = nullptr;                // null: matmul calls dot per token
   VecDotBlockFn dot_block = nullptr;              // null: dot_tile (or dot) per row
   const GemmKernel* gemm = nullptr;               // null: prefill through dot_block / dot_tile
+  // Decode (n_tokens 1) over a weight repacked at load (matmul.h
+  // WeightLayout): w is the first of n_rows rows (a multiple of the layout's
+  // row group), w_row_bytes the plain row size; bits as dot_block's. Null:
+  // matmul unpacks the rows to plain ones and runs dot_block.
+  VecDotBlockFn dot_packed = nullptr;
 };
 
 inline constexpr int kKernelTypeSlots = 32;  // covers every GgmlType id we know

@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <vector>
 
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/packed_q4_k.h"
+#include "tensor/blocks.h"
 #include "tensor/quant.h"
 
 namespace frugal::kernels {
@@ -30,6 +33,11 @@ Status check_weight(const WeightView& w) {
                       gguf::type_name(w.type));
   }
   if (*rs != w.row_bytes) return make_error("weight row_bytes {}: expected {}", w.row_bytes, *rs);
+  if (w.layout == WeightLayout::kQ4K_x16 &&
+      (w.type != gguf::GgmlType::Q4_K || w.n_out % kQ4KPackRows != 0)) {
+    return make_error("packed weight: {} with {} rows cannot be in 16-row Q4_K tiles",
+                      gguf::type_name(w.type), w.n_out);
+  }
   // The activation format must divide n_in too (Q8_K needs 256 for K-quants).
   const DotKernel* k = active_kernels().find(w.type);
   if (!gguf::row_size(k->act_type, static_cast<uint64_t>(w.n_in))) {
@@ -37,6 +45,32 @@ Status check_weight(const WeightView& w) {
                       gguf::type_name(k->act_type));
   }
   return {};
+}
+
+WeightLayout preferred_layout(const WeightView& w) {
+  const DotKernel* k = active_kernels().find(w.type);
+  if (w.layout == WeightLayout::kRows && w.type == gguf::GgmlType::Q4_K && k != nullptr &&
+      k->dot_packed != nullptr && w.n_out % kQ4KPackRows == 0)
+    return WeightLayout::kQ4K_x16;
+  return WeightLayout::kRows;
+}
+
+Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst) {
+  FRUGAL_TRY(check_weight(w));
+  if (w.layout != WeightLayout::kRows) return make_error("pack_weight: weight already packed");
+  WeightView out = w;
+  out.data = dst;
+  out.layout = layout;
+  FRUGAL_TRY(check_weight(out));
+  if (layout == WeightLayout::kRows) {
+    std::memcpy(dst, w.data, static_cast<uint64_t>(w.n_out) * w.row_bytes);
+    return out;
+  }
+  for (int64_t o = 0; o < w.n_out; o += kQ4KPackRows) {
+    const uint64_t at = static_cast<uint64_t>(o) * w.row_bytes;
+    pack_q4_k_x16(w.data + at, w.row_bytes, w.n_in / tensor::kQKK, dst + at);
+  }
+  return out;
 }
 
 void matmul(const WeightView& w, const float* x, float* y, int64_t n_tokens, ThreadPool& pool) {
@@ -52,6 +86,23 @@ uint8_t* aligned_scratch(std::vector<uint8_t>& buf, uint64_t bytes) {
   if (buf.size() < bytes + kAlign) buf.resize(bytes + kAlign);
   const auto addr = reinterpret_cast<uintptr_t>(buf.data());
   return buf.data() + ((kAlign - addr % kAlign) % kAlign);
+}
+
+// Plain rows: nr rows of n_in elements, row r at rows + r * row_bytes.
+struct PlainRows {
+  const uint8_t* rows;
+  uint64_t row_bytes;
+  int64_t n_in;
+  int nr;
+};
+
+// Rows 16R .. 16R + 15 of a packed weight as plain rows in `buf`
+// (thread-local scratch of the caller), for kernels without a packed path.
+PlainRows unpack_group(const WeightView& w, int64_t o, std::vector<uint8_t>& buf) {
+  buf.resize(kQ4KPackRows * w.row_bytes);
+  unpack_q4_k_x16(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.n_in / tensor::kQKK,
+                  buf.data(), w.row_bytes);
+  return {buf.data(), w.row_bytes, w.n_in, kQ4KPackRows};
 }
 
 // Prefill through a GemmKernel (dispatch.h): the activations [T, act_row_bytes]
@@ -77,12 +128,18 @@ void gemm_panels(const GemmKernel& g, const WeightView& w, const uint8_t* act,
     }
   });
   const uint64_t unpacked_row_bytes = g.unpacked_row_bytes(n_in);
-  pool.parallel_for(n_out, [&](int64_t o0, int64_t o1) {
-    thread_local std::vector<uint8_t> rows_buf;
+  // Threads split whole row blocks (a packed weight's row groups).
+  static_assert(kGemmRowBlock == kQ4KPackRows);
+  const int64_t n_blocks = (n_out + kGemmRowBlock - 1) / kGemmRowBlock;
+  pool.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+    thread_local std::vector<uint8_t> rows_buf, plain;
     uint8_t* rows = aligned_scratch(rows_buf, unpacked_row_bytes * kGemmRowBlock);
-    for (int64_t ob = o0; ob < o1; ob += kGemmRowBlock) {
-      const int nr = static_cast<int>(std::min(kGemmRowBlock, o1 - ob));
-      g.unpack_rows(w.data + static_cast<uint64_t>(ob) * w.row_bytes, w.row_bytes, nr, n_in, rows);
+    for (int64_t ob = b0 * kGemmRowBlock; ob < std::min(n_out, b1 * kGemmRowBlock);
+         ob += kGemmRowBlock) {
+      const int nr = static_cast<int>(std::min(kGemmRowBlock, n_out - ob));
+      const uint8_t* src = w.data + static_cast<uint64_t>(ob) * w.row_bytes;
+      if (w.layout == WeightLayout::kQ4K_x16) src = unpack_group(w, ob, plain).rows;
+      g.unpack_rows(src, w.row_bytes, nr, n_in, rows);
       for (int64_t p = 0; p < n_panels; p += 2) {  // two adjacent panels per call
         const int64_t t = p * kGemmPanelTokens;
         const int nt = static_cast<int>(std::min<int64_t>(2 * kGemmPanelTokens, n_tokens - t));
@@ -119,13 +176,14 @@ Activations quantize_activations(const DotKernel& k, const float* x, int64_t n_i
   return {q, row_bytes};
 }
 
-// Rows [o0, o1) of w for every token (y[t * n_out + o]), by the kernel's
+// Rows w.rows[0, nr) for every token (y[t * ys + r]), by the kernel's
 // dot_block, dot_tile or dot; one thread's share of a call below the GEMM.
 // Each thread owns a contiguous range of output rows and computes them for
 // every token, so one weight row is read from memory once per call.
-void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y, int64_t n_tokens,
-              int64_t o0, int64_t o1) {
-  const int64_t n_in = w.n_in, n_out = w.n_out;
+void dot_plain_rows(const DotKernel& k, PlainRows w, Activations act, float* y, int64_t ys,
+                    int64_t n_tokens) {
+  const int64_t n_in = w.n_in, nr = w.nr;
+  auto row = [&](int64_t o) { return w.rows + static_cast<uint64_t>(o) * w.row_bytes; };
   // Prefill: a block of kRowBlock weight rows times a tile of kDotTile tokens.
   // The kernel decodes each weight block once for its tokens (register
   // reuse); the kDotTile activation rows stay in L1 across the row block and
@@ -133,46 +191,65 @@ void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y
   constexpr int64_t kRowBlock = 16;
   if (k.dot_block != nullptr) {
     if (n_tokens == 1) {  // decode: the whole range in one call (shares per-call work)
-      k.dot_block(w.data + static_cast<uint64_t>(o0) * w.row_bytes, w.row_bytes,
-                  static_cast<int>(o1 - o0), act.data, act.row_bytes, n_in, 1, y + o0,
-                  n_out);  // y[o0, o1)
+      k.dot_block(w.rows, w.row_bytes, w.nr, act.data, act.row_bytes, n_in, 1, y,
+                  ys);  // y[0, nr)
       return;
     }
     // kDotRows rows per call.
-    for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
-      const int64_t oe = std::min(o1, ob + kRowBlock);
+    for (int64_t ob = 0; ob < nr; ob += kRowBlock) {
+      const int64_t oe = std::min(nr, ob + kRowBlock);
       for (int64_t t = 0; t < n_tokens; t += kDotTile) {
         const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
         const uint8_t* a = act.data + static_cast<uint64_t>(t) * act.row_bytes;
         for (int64_t o = ob; o < oe; o += kDotRows) {
-          const int nr = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
-          k.dot_block(w.data + static_cast<uint64_t>(o) * w.row_bytes, w.row_bytes, nr, a,
-                      act.row_bytes, n_in, nt, y + t * n_out + o,
-                      n_out);  // y[t .. t + nt), [o, o + nr)
+          const int n = static_cast<int>(std::min<int64_t>(kDotRows, oe - o));
+          k.dot_block(row(o), w.row_bytes, n, a, act.row_bytes, n_in, nt, y + t * ys + o,
+                      ys);  // y[t .. t + nt), [o, o + n)
         }
       }
     }
     return;
   }
   if (n_tokens == 1 || k.dot_tile == nullptr) {
-    for (int64_t o = o0; o < o1; ++o) {
-      const uint8_t* row = w.data + static_cast<uint64_t>(o) * w.row_bytes;
+    for (int64_t o = 0; o < nr; ++o) {
       for (int64_t t = 0; t < n_tokens; ++t)
-        y[t * n_out + o] = k.dot(row, act.data + static_cast<uint64_t>(t) * act.row_bytes, n_in);
+        y[t * ys + o] = k.dot(row(o), act.data + static_cast<uint64_t>(t) * act.row_bytes, n_in);
     }
     return;
   }
-  for (int64_t ob = o0; ob < o1; ob += kRowBlock) {
-    const int64_t oe = std::min(o1, ob + kRowBlock);
+  for (int64_t ob = 0; ob < nr; ob += kRowBlock) {
+    const int64_t oe = std::min(nr, ob + kRowBlock);
     for (int64_t t = 0; t < n_tokens; t += kDotTile) {
       const int nt = static_cast<int>(std::min<int64_t>(kDotTile, n_tokens - t));
       const uint8_t* a = act.data + static_cast<uint64_t>(t) * act.row_bytes;
       for (int64_t o = ob; o < oe; ++o) {
-        k.dot_tile(w.data + static_cast<uint64_t>(o) * w.row_bytes, a, act.row_bytes, n_in, nt,
-                   y + t * n_out + o, n_out);  // y[t .. t + nt), column o
+        k.dot_tile(row(o), a, act.row_bytes, n_in, nt, y + t * ys + o,
+                   ys);  // y[t .. t + nt), column o
       }
     }
   }
+}
+
+// Rows [o0, o1) of w for every token (y[t * n_out + o]). A packed weight's
+// range is whole row groups (run_row_jobs cuts chunks of kRowAlign rows).
+void dot_rows(const DotKernel& k, const WeightView& w, Activations act, float* y, int64_t n_tokens,
+              int64_t o0, int64_t o1) {
+  if (w.layout == WeightLayout::kRows) {
+    dot_plain_rows(k,
+                   {w.data + static_cast<uint64_t>(o0) * w.row_bytes, w.row_bytes, w.n_in,
+                    static_cast<int>(o1 - o0)},
+                   act, y + o0, w.n_out, n_tokens);
+    return;
+  }
+  if (n_tokens == 1 && k.dot_packed != nullptr) {
+    k.dot_packed(w.data + static_cast<uint64_t>(o0) * w.row_bytes, w.row_bytes,
+                 static_cast<int>(o1 - o0), act.data, act.row_bytes, w.n_in, 1, y + o0,
+                 w.n_out);  // y[o0, o1)
+    return;
+  }
+  thread_local std::vector<uint8_t> plain;  // [16, row_bytes]
+  for (int64_t o = o0; o < o1; o += kQ4KPackRows)
+    dot_plain_rows(k, unpack_group(w, o, plain), act, y + o, w.n_out, n_tokens);
 }
 
 // One weight's rows below the GEMM: kernel, weight, activations, output.
@@ -194,6 +271,10 @@ constexpr size_t kMaxJobs = 8;
 constexpr int kMaxStealThreads = 64;  // more threads: no stealing
 constexpr int64_t kChunksPerThread = 32;
 constexpr int64_t kMinChunkRows = 16;  // two kDotRows blocks
+// Chunks are whole multiples of this: kDotRows blocks, and whole row groups
+// of a packed weight.
+constexpr int64_t kRowAlign = 16;
+static_assert(kRowAlign % kDotRows == 0 && kRowAlign % kQ4KPackRows == 0);
 
 void run_row_jobs(const RowJob* jobs, size_t n_jobs, int64_t n_tokens, ThreadPool& pool) {
   const int P = pool.size();
@@ -203,9 +284,9 @@ void run_row_jobs(const RowJob* jobs, size_t n_jobs, int64_t n_tokens, ThreadPoo
     total_rows += jobs[i].w->n_out;
     base[i + 1] = base[i] + static_cast<uint64_t>(jobs[i].w->n_out) * jobs[i].w->row_bytes;
   }
-  // Chunk size: a multiple of kDotRows, about kChunksPerThread per thread.
+  // Chunk size: a multiple of kRowAlign, about kChunksPerThread per thread.
   const int64_t per = (total_rows + P * kChunksPerThread - 1) / (P * kChunksPerThread);
-  const int64_t chunk = std::max(kMinChunkRows, (per + kDotRows - 1) / kDotRows * kDotRows);
+  const int64_t chunk = std::max(kMinChunkRows, (per + kRowAlign - 1) / kRowAlign * kRowAlign);
   int64_t cbase[kMaxJobs + 1] = {0};  // chunks before job i
   for (size_t i = 0; i < n_jobs; ++i)
     cbase[i + 1] = cbase[i] + (jobs[i].w->n_out + chunk - 1) / chunk;
@@ -321,6 +402,14 @@ void matmul_many_with(const KernelTable& kernels, std::span<const MatmulOut> out
 
 void get_row(const WeightView& w, int64_t row, float* dst) {
   const uint8_t* src = w.data + static_cast<uint64_t>(row) * w.row_bytes;
+  thread_local std::vector<uint8_t> plain;  // [row_bytes]
+  if (w.layout == WeightLayout::kQ4K_x16) {
+    plain.resize(w.row_bytes);
+    const int64_t group = row / kQ4KPackRows * kQ4KPackRows;
+    unpack_row_q4_k_x16(w.data + static_cast<uint64_t>(group) * w.row_bytes, w.n_in / tensor::kQKK,
+                        static_cast<int>(row - group), plain.data());
+    src = plain.data();
+  }
   if (!tensor::dequantize_row(w.type, src, dst, w.n_in).ok()) {
     std::fill(dst, dst + w.n_in, std::numeric_limits<float>::quiet_NaN());
   }

@@ -17,12 +17,20 @@
 
 namespace frugal::kernels {
 
+// How a weight's bytes are ordered: as the file stores them (row after
+// row), or repacked at load by pack_weight() (packed_q4_k.h).
+enum class WeightLayout : uint8_t {
+  kRows,     // row o at data + o * row_bytes
+  kQ4K_x16,  // Q4_K, 16-row tiles; rows 16R.. start at data + 16R * row_bytes
+};
+
 struct WeightView {
   gguf::GgmlType type = gguf::GgmlType::F32;
   const uint8_t* data = nullptr;
   int64_t n_in = 0;   // elements per row
   int64_t n_out = 0;  // rows
   uint64_t row_bytes = 0;
+  WeightLayout layout = WeightLayout::kRows;
 };
 
 struct KernelTable;  // kernels/cpu/dispatch.h
@@ -34,6 +42,15 @@ bool matmul_supported(gguf::GgmlType t);
 // size, non-null data. Call once when a model is loaded; the hot calls below
 // do not check again.
 Status check_weight(const WeightView& w);
+
+// The layout the active kernels decode `w` (a checked kRows weight) fastest
+// from: kQ4K_x16 for Q4_K with n_out a multiple of 16 where the active table
+// has a packed decode kernel, else kRows (nothing to do).
+WeightLayout preferred_layout(const WeightView& w);
+// Writes w's bytes in `layout` to dst (w.n_out * w.row_bytes bytes) and
+// returns the view of them. Every matmul / get_row result on the returned
+// view is the bits it is on w, with every kernel table.
+Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst);
 
 // x: [n_tokens, n_in] row-major floats; y: [n_tokens, n_out].
 // Runs with active_kernels(). Each activation row is quantized once to the

@@ -284,6 +284,100 @@ inline __m256i row_s_lanes(const BlockQ4_K& x, const __m512i a[2][2], __m256i sc
   }
   return _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
 }
+
+// Decode over the 16-row packed layout (kernels/cpu/packed_q4_k.h): rows in
+// the 16 int32 lanes. A 64-byte code chunk holds 4 elements of each of 16
+// rows per nibble, so one VPDPBUSD against the broadcast 4 activation bytes
+// of those elements adds them into every row's lane: per group, 4 chunks
+// give 8 VPDPBUSD into a low-nibble and a high-nibble sum (the high nibbles
+// are masked in place, codes x 16, and the sum shifted back: exact, every
+// product a multiple of 16). Both sums fit int16 (16 products of 15 x 128),
+// so VPDPWSSD applies the group's 6-bit scale (zero-extended into int32
+// lanes) without a 32-bit multiply. M comes from the mins as int16 pairs
+// against pairs of group sums, as in rows8_decode. Per row and super-block
+// this is about 13 instructions against about 32 for row_s_lanes above, and
+// each thread streams one run of tiles instead of 16 rows side by side.
+// S and M are the exact int32s of the other paths and the float steps are
+// rows8_decode's, so the bits are the plain layout's.
+// Tile offsets (packed_q4_k.h).
+constexpr int kTileScLo = 64, kTileMnLo = 128, kTileScHi = 192, kTileMnHi = 224, kTileCodes = 256;
+constexpr int kTileBytes = 16 * static_cast<int>(sizeof(BlockQ4_K));
+constexpr int kPrefetchTiles = 4;  // 9 KB ahead of the stream
+
+// The 128 6-bit values of a scale (or min) table: [2][64] bytes, value v at
+// byte v of out[v / 64] (packed_q4_k.h: low nibbles at lo, top bits at hi).
+inline void six_bit_values(const uint8_t* t, int lo, int hi, __m512i out[2]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // 128-bit lane j of a broadcast 16-byte run shifted right by 2j.
+  const __m512i shifts =
+      _mm512_setr_epi64(0, 0, 0x0002000200020002LL, 0x0002000200020002LL, 0x0004000400040004LL,
+                        0x0004000400040004LL, 0x0006000600060006LL, 0x0006000600060006LL);
+  const __m512i nibbles = _mm512_loadu_si512(t + lo);
+  for (int c = 0; c < 2; ++c) {
+    const __m512i top = _mm512_srlv_epi16(
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + hi + 16 * c))),
+        shifts);
+    const __m512i low = c == 0 ? nibbles : _mm512_srli_epi16(nibbles, 4);
+    // (low & 0x0F) | ((top & 3) << 4): top's bits 0..1 moved to 4..5 first.
+    out[c] = _mm512_ternarylogic_epi64(_mm512_and_si512(low, low4), _mm512_slli_epi16(top, 4),
+                                       _mm512_set1_epi8(0x30), 0xF8);  // A | (B & C)
+  }
+}
+
+// One row group (16 rows) x nb super-blocks: y[0..16).
+void rows16_packed(const uint8_t* t, int64_t nb, const BlockQ8_K* ya, float* y) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i high4 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  __m512 acc = _mm512_setzero_ps(), acc_min = _mm512_setzero_ps();  // [16 rows]
+  for (int64_t i = 0; i < nb; ++i, t += kTileBytes) {
+    for (int off = 0; off < kTileBytes; off += 64)
+      prefetch_l2(t + kPrefetchTiles * kTileBytes + off);
+    const BlockQ8_K& a = ya[i];
+    alignas(64) uint8_t sc[128], mn[128];  // [8 groups][16 rows]; [4 pairs][16 rows][2]
+    {
+      __m512i v[2];
+      six_bit_values(t, kTileScLo, kTileScHi, v);
+      _mm512_store_si512(sc, v[0]);
+      _mm512_store_si512(sc + 64, v[1]);
+      six_bit_values(t, kTileMnLo, kTileMnHi, v);
+      _mm512_store_si512(mn, v[0]);
+      _mm512_store_si512(mn + 64, v[1]);
+    }
+    __m512i s = _mm512_setzero_si512();  // [16 rows] int32 S
+    for (int g = 0; g < kGroups; ++g) {
+      __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();  // [16 rows]
+      for (int q = 0; q < 4; ++q) {
+        const __m512i raw = _mm512_loadu_si512(t + kTileCodes + (4 * g + q) * 64);
+        int32_t a_lo, a_hi;  // activations of the low / high nibbles' elements
+        std::memcpy(&a_lo, a.qs + 32 * g + 4 * q, 4);
+        std::memcpy(&a_hi, a.qs + 32 * g + 16 + 4 * q, 4);
+        lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(raw, low4), _mm512_set1_epi32(a_lo));
+        hi = _mm512_dpbusd_epi32(hi, _mm512_and_si512(raw, high4), _mm512_set1_epi32(a_hi));
+      }
+      const __m512i scale =
+          _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sc + 16 * g)));
+      s = _mm512_dpwssd_epi32(s, lo, scale);
+      s = _mm512_dpwssd_epi32(s, _mm512_srai_epi32(hi, 4), scale);
+    }
+    // Group sums B_g = bsums[2g] + bsums[2g + 1], as int16 pairs (B_2k, B_2k+1).
+    const __m256i b32 = _mm256_madd_epi16(load256(a.bsums), _mm256_set1_epi16(1));  // [8] int32
+    alignas(16) int32_t b_pairs[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(b_pairs),
+                    _mm_packs_epi32(_mm256_castsi256_si128(b32), _mm256_extracti128_si256(b32, 1)));
+    __m512i m = _mm512_setzero_si512();  // [16 rows] int32 M
+    for (int k = 0; k < kGroups / 2; ++k) {
+      const __m512i mins =
+          _mm512_cvtepu8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(mn + 32 * k)));
+      m = _mm512_dpwssd_epi32(m, mins, _mm512_set1_epi32(b_pairs[k]));
+    }
+    const __m512 dw = _mm512_cvtph_ps(load256(t));         // [16 rows]
+    const __m512 dmin = _mm512_cvtph_ps(load256(t + 32));  // [16 rows]
+    const __m512 da = _mm512_set1_ps(a.d);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, da), acc);
+    acc_min = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m), _mm512_mul_ps(dmin, da), acc_min);
+  }
+  _mm512_storeu_ps(y, _mm512_sub_ps(acc, acc_min));
+}
 #endif
 
 void rows8_decode(const TileArgs& p) {
@@ -422,6 +516,16 @@ void block_q4_k_q8_k(const void* w, uint64_t w_stride, int nr, const void* a, ui
       break;
   }
 }
+
+#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
+void block_q4_k_x16_q8_k(const void* w, uint64_t w_stride, int nr, const void* a, uint64_t,
+                         int64_t n, int, float* y, int64_t) {
+  const auto* tiles = static_cast<const uint8_t*>(w);
+  const int64_t nb = n / kQKK;
+  for (int r = 0; r < nr; r += 16)  // row group r / 16: 16 * w_stride bytes
+    rows16_packed(tiles + r * w_stride, nb, static_cast<const BlockQ8_K*>(a), y + r);
+}
+#endif
 
 }  // namespace frugal::kernels::FRUGAL_X86_NS
 

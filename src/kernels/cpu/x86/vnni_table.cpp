@@ -77,7 +77,9 @@ bool avx_vnni_supported() {
 }
 
 KernelTable make_avx512_vnni_table(const KernelTable& avx2) {
-  return make_table(avx2, FRUGAL_VNNI_KERNELS(avx512vnni, "avx512-vnni"));
+  KernelTable t = make_table(avx2, FRUGAL_VNNI_KERNELS(avx512vnni, "avx512-vnni"));
+  t.by_type[static_cast<uint32_t>(GgmlType::Q4_K)].dot_packed = avx512vnni::block_q4_k_x16_q8_k;
+  return t;
 }
 
 KernelTable make_avx_vnni_table(const KernelTable& avx2) {
