@@ -509,15 +509,34 @@ void File::prefault(const std::function<void(uint64_t, uint64_t)>& progress) con
   const uint64_t step = std::max<uint64_t>(total / 100, 1u << 20);
   constexpr uint64_t kPage = 4096;  // touching more often than every page is harmless
   uint8_t sink = 0;
+  auto released = [this](uint64_t off) {
+    for (const auto& [b, e] : released_)
+      if (off >= b && off < e) return true;
+    return false;
+  };
   for (uint64_t at = 0; at < total;) {
     const uint64_t end = std::min(total, at + step);
-    for (uint64_t i = at; i < end; i += kPage) sink ^= base_[data_offset_ + i];
+    for (uint64_t i = at; i < end; i += kPage)
+      if (!released(data_offset_ + i)) sink ^= base_[data_offset_ + i];
     at = end;
     if (progress) progress(at, total);
   }
   // Keeps the reads from being optimized away.
   static std::atomic<uint8_t> keep;
   keep.store(sink, std::memory_order_relaxed);
+}
+
+void File::release(const uint8_t* p, uint64_t n) const {
+  if (mapping_ == nullptr || p < base_ || n == 0) return;
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto off = static_cast<uint64_t>(p - base_);
+  if (off > size_ || n > size_ - off) return;
+  const uint64_t b = (off + page - 1) / page * page, e = (off + n) / page * page;
+  if (b >= e) return;
+  // MADV_DONTNEED on a read-only private file mapping drops our page table
+  // entries only; the bytes come back from the file if read again.
+  if (::madvise(const_cast<uint8_t*>(base_) + b, static_cast<size_t>(e - b), MADV_DONTNEED) == 0)
+    released_.emplace_back(b, e);
 }
 
 const Value* File::find(std::string_view key) const {

@@ -159,6 +159,13 @@ class File {
   // called with (bytes done, bytes total) about every 1 %.
   void prefault(const std::function<void(uint64_t, uint64_t)>& progress) const;
 
+  // Gives back the pages wholly inside [p, p + n) of the mapping (a tensor
+  // the model has copied elsewhere, e.g. repacked), so they stop counting in
+  // RSS; reading them again faults them back in from the file, and
+  // prefault() skips them. A no-op for in-memory images. Not safe to call
+  // while another thread runs prefault().
+  void release(const uint8_t* p, uint64_t n) const;
+
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
 
@@ -169,6 +176,9 @@ class File {
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   void* mapping_ = nullptr;  // non-null when we own an mmap
+  // [begin, end) byte offsets from base_ given back by release(): residency,
+  // not content, hence mutable.
+  mutable std::vector<std::pair<uint64_t, uint64_t>> released_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

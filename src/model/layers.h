@@ -18,6 +18,7 @@
 
 #include "common/result.h"
 #include "common/thread_pool.h"
+#include "common/zeroed_pages.h"
 #include "gguf/gguf_file.h"
 #include "kernels/cpu/matmul.h"
 #include "model/model.h"
@@ -77,6 +78,9 @@ struct DecoderWeights {
   std::vector<float> output_norm;    // [E]
   kernels::WeightView output;        // [E, V]; token_embd when the output is tied
   std::vector<float> rope_freqs;     // [D/2] frequency divisors, empty when absent
+  // Matmul weights repacked at load for the active kernels
+  // (kernels::preferred_layout); the views of those weights point here.
+  ZeroedPages packed;
 };
 
 // What an architecture's tensors look like beyond the common decoder set.

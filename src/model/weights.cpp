@@ -174,6 +174,47 @@ Result<std::vector<float>> WeightLoader::vector(const std::string& name, int64_t
   return out;
 }
 
+namespace {
+
+// Repacks the matmul weights the active kernels decode faster from another
+// layout (kernels::preferred_layout: Q4_K in 16-row tiles on AVX-512 VNNI)
+// into one anonymous buffer, and gives the file's pages of each repacked
+// tensor back as soon as it is copied, so RSS stays about the file's size
+// (plus one tensor while packing). A packed weight has its file bytes'
+// size and gives the same bits through every kernel table.
+Status pack_for_decode(const gguf::File& file, DecoderWeights& w) {
+  std::vector<kernels::WeightView*> views;
+  for (LayerWeights& l : w.layers) {
+    for (kernels::WeightView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      views.push_back(v);
+  }
+  views.push_back(&w.output);  // token_embd's view when tied: get_row reads packed rows
+  uint64_t total = 0;
+  for (const kernels::WeightView* v : views) {
+    if (kernels::preferred_layout(*v) == kernels::WeightLayout::kRows) continue;
+    // Each view was checked by WeightLoader::matrix: n_out * row_bytes is its tensor's size.
+    total += static_cast<uint64_t>(v->n_out) * v->row_bytes;
+  }
+  if (total == 0) return {};
+  ZeroedPages buf(static_cast<size_t>(total));
+  if (buf.data() == nullptr)
+    return make_error("model: cannot map {} bytes for packed weights", total);
+  auto* at = static_cast<uint8_t*>(buf.data());
+  for (kernels::WeightView* v : views) {
+    const kernels::WeightLayout layout = kernels::preferred_layout(*v);
+    if (layout == kernels::WeightLayout::kRows) continue;
+    const uint64_t bytes = static_cast<uint64_t>(v->n_out) * v->row_bytes;
+    const uint8_t* src = v->data;
+    FRUGAL_ASSIGN_OR_RETURN(*v, kernels::pack_weight(*v, layout, at));
+    file.release(src, bytes);
+    at += bytes;
+  }
+  w.packed = std::move(buf);
+  return {};
+}
+
+}  // namespace
+
 Result<DecoderWeights> load_decoder_weights(const gguf::File& file, HParams& hp,
                                             const DecoderOptions& opt) {
   const WeightLoader ld(file);
@@ -231,6 +272,8 @@ Result<DecoderWeights> load_decoder_weights(const gguf::File& file, HParams& hp,
     FRUGAL_ASSIGN_OR_RETURN(lw.w_up, ld.matrix(b + "ffn_up.weight", E, F));
     FRUGAL_ASSIGN_OR_RETURN(lw.w_down, ld.matrix(b + "ffn_down.weight", F, E));
   }
+  FRUGAL_TRY(pack_for_decode(file, w));
+  if (hp.tied_output) w.token_embd = w.output;
   return w;
 }
 
