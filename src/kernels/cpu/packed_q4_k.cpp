@@ -51,19 +51,21 @@ void unpack_block(const uint8_t* t, int r, BlockQ4_K& b) {
     b.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
     b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
   }
-  // Plain: group g's element j is nibble g % 2 of qs[32 (g / 2) + j].
-  std::memset(b.qs, 0, sizeof(b.qs));
+  // Plain: group g's element j is nibble g % 2 of qs[32 (g / 2) + j]. Four
+  // codes at a time as 32-bit words (prompts unpack every packed row group
+  // once per matmul call, so this runs often enough to matter: byte by byte
+  // it cost the 1.5B Q4_K_M 12 % of its pp512).
+  uint32_t q[kGroups / 2][8] = {};  // [pair of groups][32 bytes as words]
   for (int g = 0; g < kGroups; ++g) {
-    uint8_t* q = b.qs + 32 * (g / 2);
     const int shift = 4 * (g % 2);
     for (int c = 0; c < 4; ++c) {
-      const uint8_t* src = t + kCodes + (4 * g + c) * 64 + 4 * r;
-      for (int e = 0; e < 4; ++e) {
-        q[4 * c + e] |= static_cast<uint8_t>((src[e] & 15) << shift);
-        q[16 + 4 * c + e] |= static_cast<uint8_t>((src[e] >> 4) << shift);
-      }
+      uint32_t word;
+      std::memcpy(&word, t + kCodes + (4 * g + c) * 64 + 4 * r, 4);
+      q[g / 2][c] |= (word & 0x0F0F0F0Fu) << shift;             // elements 4c..4c+3
+      q[g / 2][4 + c] |= ((word >> 4) & 0x0F0F0F0Fu) << shift;  // elements 16+4c..
     }
   }
+  std::memcpy(b.qs, q, sizeof(b.qs));
 }
 
 }  // namespace
