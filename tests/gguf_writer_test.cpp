@@ -183,7 +183,7 @@ TEST_P(PyWriterFixture, OurReaderReadsWhatGGUFWriterWrote) {
   const Array copy = *s;
   EXPECT_NE(copy.string_at(2)->data(), viewed.data());
   EXPECT_EQ(*copy.string_at(2), viewed);
-  EXPECT_EQ(s->string_at(9), std::nullopt);  // past the end
+  EXPECT_EQ(s->string_at(9), std::nullopt);    // past the end
   EXPECT_EQ(i32->string_at(0), std::nullopt);  // not a string array
 
   ASSERT_EQ(f.tensors().size(), 4u);
@@ -333,6 +333,33 @@ TEST(Writer, WriteThenOpenFromDisk) {
   float got[4];
   std::memcpy(got, (*r)->find_tensor("x")->data, 16);
   EXPECT_EQ(got[3], 4.0f);
+}
+
+// Released pages read back the file's bytes, and prefault() runs around
+// them (model/weights.cpp releases the tensors it repacks).
+TEST(Writer, ReleasedTensorPagesReadBackTheFile) {
+  Writer w(4096);
+  std::vector<float> big(3 * 4096), small = {5, 6, 7, 8};  // 48 KiB: whole pages inside
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i);
+  ASSERT_TRUE(w.add_tensor("big", GgmlType::F32, {big.size()}, f32_bytes(big)).ok());
+  ASSERT_TRUE(w.add_tensor("small", GgmlType::F32, {4}, f32_bytes(small)).ok());
+  const std::string path = std::string(FRUGAL_BINARY_DIR) + "/gguf_writer_test_release.gguf";
+  ASSERT_TRUE(w.write(path).ok());
+  auto r = File::open(path);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const TensorInfo* t = (*r)->find_tensor("big");
+  (*r)->release(t->data, t->n_bytes);
+  (*r)->release(t->data, ~uint64_t{0});  // out of range: ignored
+  (*r)->release(nullptr, 16);            // not in the mapping: ignored
+  uint64_t calls = 0;
+  (*r)->prefault([&](uint64_t, uint64_t) { ++calls; });
+  EXPECT_GT(calls, 0u);
+  std::vector<float> got(big.size());
+  std::memcpy(got.data(), t->data, t->n_bytes);
+  EXPECT_EQ(got, big);
+  float s[4];
+  std::memcpy(s, (*r)->find_tensor("small")->data, 16);
+  EXPECT_EQ(s[3], 8.0f);
 }
 
 TEST(Writer, AddTensorChecksSizeShapeAndName) {

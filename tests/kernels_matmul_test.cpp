@@ -282,6 +282,12 @@ TEST(PackedQ4K, MatmulGivesThePlainBits) {
   ASSERT_TRUE(pw.ok()) << pw.error().message;
   const WeightView packed = *pw;
   ASSERT_TRUE(check_weight(packed).ok());
+  {  // split between threads: the same bytes
+    ThreadPool pool(3);
+    std::vector<uint8_t> split(wb.size());
+    ASSERT_TRUE(pack_weight(plain, WeightLayout::kQ4K_x16, split.data(), &pool).ok());
+    ASSERT_EQ(split, packed_bytes);
+  }
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const KernelTable* table : available_kernels()) {
     for (int64_t n_tok : {1, 3, 9, 17}) {

@@ -14,7 +14,15 @@ ZeroedPages::ZeroedPages(size_t bytes) {
   size_ = bytes;
 }
 
-ZeroedPages::~ZeroedPages() { release(); }
+ZeroedPages::~ZeroedPages() {
+  release();
+}
+
+void ZeroedPages::prefer_huge_pages() const {
+#ifdef MADV_HUGEPAGE
+  if (data_) madvise(data_, size_, MADV_HUGEPAGE);
+#endif
+}
 
 ZeroedPages::ZeroedPages(ZeroedPages&& o) noexcept
     : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}

@@ -24,6 +24,11 @@ class ZeroedPages {
   ZeroedPages(const ZeroedPages&) = delete;
   ZeroedPages& operator=(const ZeroedPages&) = delete;
 
+  // Asks the kernel for transparent huge pages (2 MiB) where it grants them
+  // on request (THP "madvise" mode): for buffers written whole and read
+  // often, fewer page faults and TLB misses. A hint; failure changes nothing.
+  void prefer_huge_pages() const;
+
   void* data() const { return data_; }
   size_t size() const { return size_; }
 

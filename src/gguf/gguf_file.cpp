@@ -509,10 +509,12 @@ void File::prefault(const std::function<void(uint64_t, uint64_t)>& progress) con
   const uint64_t step = std::max<uint64_t>(total / 100, 1u << 20);
   constexpr uint64_t kPage = 4096;  // touching more often than every page is harmless
   uint8_t sink = 0;
-  auto released = [this](uint64_t off) {
-    for (const auto& [b, e] : released_)
-      if (off >= b && off < e) return true;
-    return false;
+  // Offsets only grow below, so a cursor over the sorted ranges suffices.
+  std::sort(released_.begin(), released_.end());
+  size_t next = 0;
+  auto released = [&](uint64_t off) {
+    while (next < released_.size() && released_[next].second <= off) ++next;
+    return next < released_.size() && off >= released_[next].first;
   };
   for (uint64_t at = 0; at < total;) {
     const uint64_t end = std::min(total, at + step);
@@ -527,9 +529,10 @@ void File::prefault(const std::function<void(uint64_t, uint64_t)>& progress) con
 }
 
 void File::release(const uint8_t* p, uint64_t n) const {
-  if (mapping_ == nullptr || p < base_ || n == 0) return;
+  const auto at = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(base_);
+  if (mapping_ == nullptr || at < base || n == 0) return;
   const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const auto off = static_cast<uint64_t>(p - base_);
+  const auto off = static_cast<uint64_t>(at - base);
   if (off > size_ || n > size_ - off) return;
   const uint64_t b = (off + page - 1) / page * page, e = (off + n) / page * page;
   if (b >= e) return;

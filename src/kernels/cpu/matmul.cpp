@@ -55,7 +55,8 @@ WeightLayout preferred_layout(const WeightView& w) {
   return WeightLayout::kRows;
 }
 
-Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst) {
+Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst,
+                               ThreadPool* pool) {
   FRUGAL_TRY(check_weight(w));
   if (w.layout != WeightLayout::kRows) return make_error("pack_weight: weight already packed");
   WeightView out = w;
@@ -66,10 +67,17 @@ Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t
     std::memcpy(dst, w.data, static_cast<uint64_t>(w.n_out) * w.row_bytes);
     return out;
   }
-  for (int64_t o = 0; o < w.n_out; o += kQ4KPackRows) {
-    const uint64_t at = static_cast<uint64_t>(o) * w.row_bytes;
-    pack_q4_k_x16(w.data + at, w.row_bytes, w.n_in / tensor::kQKK, dst + at);
-  }
+  auto groups = [&](int64_t g0, int64_t g1) {  // row groups [g0, g1)
+    for (int64_t g = g0; g < g1; ++g) {
+      const uint64_t at = static_cast<uint64_t>(g) * kQ4KPackRows * w.row_bytes;
+      pack_q4_k_x16(w.data + at, w.row_bytes, w.n_in / tensor::kQKK, dst + at);
+    }
+  };
+  const int64_t n_groups = w.n_out / kQ4KPackRows;
+  if (pool != nullptr)
+    pool->parallel_for(n_groups, groups);
+  else
+    groups(0, n_groups);
   return out;
 }
 

@@ -49,8 +49,10 @@ Status check_weight(const WeightView& w);
 WeightLayout preferred_layout(const WeightView& w);
 // Writes w's bytes in `layout` to dst (w.n_out * w.row_bytes bytes) and
 // returns the view of them. Every matmul / get_row result on the returned
-// view is the bits it is on w, with every kernel table.
-Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst);
+// view is the bits it is on w, with every kernel table. `pool` (optional)
+// splits the rows between its threads.
+Result<WeightView> pack_weight(const WeightView& w, WeightLayout layout, uint8_t* dst,
+                               ThreadPool* pool = nullptr);
 
 // x: [n_tokens, n_in] row-major floats; y: [n_tokens, n_out].
 // Runs with active_kernels(). Each activation row is quantized once to the

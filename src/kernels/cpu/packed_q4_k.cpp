@@ -84,15 +84,17 @@ void pack_q4_k_x16(const uint8_t* rows, uint64_t row_bytes, int64_t nb, uint8_t*
         put6(t, kScLo, kScHi, sc_index(g, r), sc);
         put6(t, kMnLo, kMnHi, mn_index(g, r), mn);
       }
+      // Four codes at a time as 32-bit words, as unpack_block.
       for (int g = 0; g < kGroups; ++g) {
         const uint8_t* q = b.qs + 32 * (g / 2);
         const int shift = 4 * (g % 2);
         for (int c = 0; c < 4; ++c) {
-          uint8_t* out = t + kCodes + (4 * g + c) * 64 + 4 * r;
-          for (int e = 0; e < 4; ++e) {
-            out[e] = static_cast<uint8_t>(((q[4 * c + e] >> shift) & 15) |
-                                          (((q[16 + 4 * c + e] >> shift) & 15) << 4));
-          }
+          uint32_t lo, hi;  // elements 4c..4c+3 and 16+4c.. of group g, one nibble each
+          std::memcpy(&lo, q + 4 * c, 4);
+          std::memcpy(&hi, q + 16 + 4 * c, 4);
+          const uint32_t word =
+              ((lo >> shift) & 0x0F0F0F0Fu) | (((hi >> shift) & 0x0F0F0F0Fu) << 4);
+          std::memcpy(t + kCodes + (4 * g + c) * 64 + 4 * r, &word, 4);
         }
       }
     }
